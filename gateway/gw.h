@@ -1,0 +1,270 @@
+/*
+ * gw.h -- the gateway's private state and the functions its files share.
+ *
+ * The gateway (ARCHITECTURE.md §3) is libmicrohttpd in front of the bus:
+ * http.c runs the per-request pipeline of API.md §1.4 and never waits on a
+ * service (a connection is suspended while its request is on the bus and
+ * resumed from the nng callback); auth.c resolves credentials (§1.3);
+ * ratelimit.c keeps the fixed windows of §1.10; reply.c builds responses;
+ * query.c turns the query string into the envelope's query object;
+ * metrics.c keeps the gateway's series and answers /metrics (§6);
+ * openapi.c writes the OpenAPI document (§7); control.c is the process:
+ * start, the admin survey (svc.info, system.restart), drain and stop.
+ *
+ * One struct gw per process; it outlives every request. A struct gw_req is
+ * one HTTP request: allocated in MHD's URI callback, hung on *con_cls and
+ * freed in the NOTIFY_COMPLETED callback (STYLE.md §4).
+ */
+#ifndef GW_GW_H
+#define GW_GW_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lc_bus.h"
+#include "lc_cfg.h"
+#include "lc_env.h"
+#include "lc_metrics.h"
+#include "lc_msg.h"
+#include "routes.h"
+
+#define GW_URL_MAX 8192          // path + query (API.md §1.8)
+#define GW_INFLIGHT_MAX 256      // bus calls in flight per service
+#define GW_CALL_TIMEOUT_MS 10000 // API.md §1.11
+#define GW_STREAM_TIMEOUT_MS 600000
+#define GW_METRICS_TIMEOUT_MS 1000
+#define GW_APIKEY_MAX 256
+#define GW_UID_MAX 64
+#define GW_DRAIN_MS 10000
+
+struct gw_rl;
+struct gw_auth;
+
+struct gw {
+	struct lc_cfg      cfg;
+	struct MHD_Daemon *mhd;
+	struct lc_client  *client[LC_SVC_COUNT]; // [LC_SVC_GATEWAY] is NULL
+	struct lc_metrics *metrics;
+	struct gw_rl      *rl;
+	struct gw_auth    *auth;
+	char              *openapi; // the OpenAPI document, built at start
+	size_t             openapi_len;
+	int64_t            started_ms;
+	int                threads;
+	json_free_t        json_free; // frees json_dumps output
+
+	atomic_uint_least64_t requests;  // HTTP requests received
+	atomic_int            pending;   // requests between URI and COMPLETED
+	atomic_int            suspended; // connections suspended right now
+	atomic_int            stopping;  // 1 once the drain has begun
+	atomic_int            restart;   // 1 when system.restart asked for it
+
+	int    argc;
+	char **argv;
+};
+
+// What a suspended request waits for.
+enum gw_wait {
+	GW_WAIT_NONE = 0,
+	GW_WAIT_APIKEY,  // auth.apikey_resolve
+	GW_WAIT_CALL,    // the route's op
+	GW_WAIT_METRICS, // svc.metrics from every service
+};
+
+// Pipeline steps still to run (API.md §1.4), in order.
+enum gw_step {
+	GW_STEP_CRED = 0, // 3. credential resolution
+	GW_STEP_RATE,     // 4.-6. rate limit, 401, access
+	GW_STEP_BODY,     // 7. body checks, then dispatch
+};
+
+struct gw_req;
+
+// One outstanding bus call of a request.
+struct gw_slot {
+	struct gw_req *r;
+	void          *msg; // reply message (lc_client_msg_free), or NULL
+	int            rv;  // 0, LC_ETIMEDOUT or LC_EUNAVAILABLE
+};
+
+struct gw_req {
+	struct gw             *gw;
+	struct MHD_Connection *con;
+	int64_t                t0_ns;
+	size_t                 uri_len;
+	int                    ncalls; // access-handler calls so far
+	int                    method; // enum gw_method, or -1
+	const char            *method_str;
+	int                    mrv;    // enum gw_match_rv
+	struct gw_match        m;
+	int                    step;   // enum gw_step
+	int                    cors;   // the request carries Origin
+	int                    answered;
+	unsigned               status;
+
+	// An answer decided on the first call, queued on a later one.
+	struct MHD_Response *pend;
+	unsigned             pend_status;
+
+	// Credentials (auth.c).
+	int     admin_secret; // Authorization carries the admin secret
+	int     need_apikey;  // apikey[] must be resolved by auth
+	int     cred_err;     // LC_E* from resolution, 0 if none
+	int     caller_kind;  // enum lc_caller_kind
+	json_t *caller;       // the envelope's caller object (owned)
+	char    uid[GW_UID_MAX + 1];
+	char    apikey[GW_APIKEY_MAX + 1];
+	size_t  apikey_len;
+
+	// Body (http.c).
+	char    *body;
+	size_t   body_len;
+	size_t   body_cap;
+	size_t   body_max;  // 0: the route takes no body
+	int      body_over; // more than body_max arrived
+	uint64_t body_seen; // bytes received, kept or not
+
+	// Bus calls.
+	int            wait;   // enum gw_wait
+	atomic_int     left;   // calls (+1 while sending) not yet answered
+	struct gw_slot slot[LC_SVC_COUNT];
+
+	char rid[LC_RID_MAX + 1];
+	char ip[LC_IP_MAX + 1];
+	char buf[]; // decoded path parameters (uri_len + 1 bytes)
+};
+
+/* ---- control.c ---- */
+
+// Runs the gateway process; returns the exit code.
+int gw_main(int argc, char **argv);
+// Answers admin survey ops other than svc.settings (lc_settings_extra_fn).
+int gw_survey_extra(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+
+/* ---- http.c ---- */
+
+// Starts libmicrohttpd on g->cfg.port with g->threads threads.
+LC_NODISCARD int gw_http_start(struct gw *g);
+// Stops accepting; waits up to ms for requests in progress; fails the bus
+// calls still out; then stops MHD (never with suspended connections).
+void gw_http_stop(struct gw *g, int ms);
+
+/* ---- reply.c ---- */
+
+// A response with a JSON body (json_dumps of body, which is taken).
+struct MHD_Response *gw_resp_json(struct gw *g, json_t *body);
+// The error response {"error","code","field"?} for err (lc_rep_error).
+struct MHD_Response *gw_resp_error(
+    struct gw *g, int err, const char *msg, const char *field);
+// A response from a bus reply (status, body or raw, headers); takes
+// ownership of what it needs from rp. *status gets the HTTP status.
+struct MHD_Response *gw_resp_reply(
+    struct gw *g, struct lc_rep *rp, unsigned *status);
+// The OPTIONS answer: 204 with the CORS preflight headers.
+struct MHD_Response *gw_resp_preflight(void);
+// Adds what every response carries (X-Request-Id, nosniff, CORS).
+void gw_resp_common(struct gw_req *r, struct MHD_Response *resp);
+// 1 if s is a valid incoming X-Request-Id (^[A-Za-z0-9._:-]{1,128}$).
+int gw_rid_valid(const char *s);
+
+/* ---- query.c ---- */
+
+// Builds the envelope's query object from the request's query string:
+// keys and values percent-decoded ('+' is a space); the last value wins,
+// except filter and sort, which become arrays when repeated. Returns 0
+// with *out (new reference) or LC_EINVALID_QUERY (bad escape, NUL or
+// invalid UTF-8).
+LC_NODISCARD int gw_query_build(struct MHD_Connection *con, json_t **out);
+// The same from a raw query string (no leading '?'); used by tests.
+LC_NODISCARD int gw_query_parse(const char *qs, size_t len, json_t **out);
+
+/* ---- auth.c ---- */
+
+enum gw_cred_rv {
+	GW_CRED_DONE = 0,    // r->caller_kind/caller/uid or r->cred_err set
+	GW_CRED_NEED_APIKEY, // r->apikey must be resolved by auth first
+};
+
+struct gw_auth *gw_auth_alloc(const struct lc_cfg *cfg);
+void            gw_auth_free(struct gw_auth *a);
+// 1 if authz (the Authorization header, or NULL) is "Bearer <ADMIN_SECRET>"
+// (constant time, length not leaked).
+int gw_auth_is_admin(struct gw_auth *a, const char *authz);
+// Parses "Bearer <token>" (scheme case-insensitive). 0 with the token, or
+// LC_EINVALID_TOKEN.
+LC_NODISCARD int gw_auth_bearer(const char *authz, lc_str *out);
+// Resolves the credential of r (API.md §1.3) from its headers: admin,
+// user (JWT), API key (cache, or GW_CRED_NEED_APIKEY), anonymous, or an
+// error in r->cred_err.
+int gw_auth_resolve(struct gw *g, struct gw_req *r, const char *authz,
+    const char *xapikey);
+// For access NONE: credentials are not evaluated; the caller is the admin
+// when r->admin_secret, else anonymous.
+void gw_auth_none(struct gw *g, struct gw_req *r);
+// Encodes the auth.apikey_resolve request for r->apikey (lc_free *out).
+LC_NODISCARD int gw_auth_apikey_request(
+    struct gw_req *r, void **out, size_t *out_len);
+// Applies auth's answer (rv and msg from the slot; msg is freed).
+void gw_auth_apikey_reply(struct gw *g, struct gw_req *r, int rv, void *msg);
+// The endpoint access check (step 6): 0, LC_EAUTH_REQUIRED,
+// LC_EUSER_REQUIRED or LC_EADMIN_REQUIRED.
+int gw_access_check(int access, int caller_kind);
+// The session check of a verified access token (0 or LC_ESESSION_REVOKED).
+int gw_session_check(const json_t *claims);
+
+/* ---- ratelimit.c ---- */
+
+enum gw_rl_class {
+	GW_RL_AUTH = 0,
+	GW_RL_ADMIN,
+	GW_RL_UPLOAD,
+	GW_RL_AUTHENTICATED,
+	GW_RL_PUBLIC,
+	GW_RL_COUNT,
+};
+
+struct gw_rl *gw_rl_alloc(void);
+void          gw_rl_free(struct gw_rl *rl);
+// "auth", "admin", "file_upload", "authenticated", "public_reads".
+const char *gw_rl_class_name(int cls);
+// The setting holding the class's limit ("rate_limit_auth", ...).
+const char *gw_rl_setting(int cls);
+// The class of a request (API.md §1.10) or -1 when it is exempt. *by_uid
+// is 1 when the key is the caller's user id, 0 for the client IP.
+int gw_rl_classify(const struct gw_route *rt, int admin_secret,
+    int caller_kind, int cred_err, int *by_uid);
+// Counts one request of (cls, key) in a fixed 60 s window that starts at
+// the key's first counted request. Returns 0 when admitted (counted; or
+// limit <= 0, unlimited, nothing counted), or when over the limit the
+// seconds left in the window, rounded up, >= 1 (not counted). Thread-safe.
+int gw_rl_hit(struct gw_rl *rl, int cls, const char *key, size_t keylen,
+    int64_t limit, int64_t now_ms);
+// Entries currently held (tests).
+size_t gw_rl_size(struct gw_rl *rl);
+
+/* ---- metrics.c ---- */
+
+// Registers the gateway's families in g->metrics.
+void gw_metrics_init(struct gw *g);
+// Counts one answered request.
+void gw_metrics_request(
+    struct gw *g, int method, const char *route, unsigned status, double s);
+void gw_metrics_rate_limited(struct gw *g, int cls);
+// The gateway's export plus busbase_service_up (up[svc] for each process;
+// the gateway is always up); a new JSON array of families.
+json_t *gw_metrics_export(struct gw *g, const int up[LC_SVC_COUNT]);
+// Renders /metrics from the svc.metrics replies in slots[svc] (consumed:
+// each msg is freed). A new NUL-terminated string (lc_free).
+char *gw_metrics_render(struct gw *g, struct gw_slot *slots, size_t *out_len);
+
+/* ---- openapi.c ---- */
+
+// Builds the OpenAPI 3.1.0 document from the route table (a new
+// NUL-terminated string, lc_free).
+char *gw_openapi_build(size_t *out_len);
+
+#endif // GW_GW_H

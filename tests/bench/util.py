@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Helpers for tests/bench/run.sh (Python 3 standard library only).
+
+  util.py freeport
+  util.py wait-health PORT TIMEOUT          exit 0 when /api/v1/admin/health is 200
+  util.py wait-http PORT PATH TIMEOUT       exit 0 when GET PATH answers at all
+  util.py status PORT PATH [TOKEN]          prints the status of one GET
+  util.py patch-limits PORT TOKEN           every rate limit -> 0 (unlimited)
+  util.py gateway-pid DATA_DIR              pid of busbase-gateway for DATA_DIR
+  util.py rss PID                           VmRSS in KiB
+  util.py idle-rss PORT PID N               open N keep-alive connections, one
+                                            request each, keep them open, print
+                                            "<ok> <rss_before_kib> <rss_with_kib>"
+  util.py wrk-parse FILE                    prints "rps p50_ms p99_ms non2xx errors"
+"""
+
+import http.client
+import json
+import os
+import re
+import resource
+import socket
+import sys
+import time
+
+
+def freeport():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    print(p)
+
+
+def get(port, path, token=None, method="GET", body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    h = {}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    if body is not None:
+        body = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def wait_health(port, timeout):
+    end = time.monotonic() + float(timeout)
+    while time.monotonic() < end:
+        try:
+            st, _ = get(int(port), "/api/v1/admin/health")
+            if st == 200:
+                return 0
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return 1
+
+
+def wait_http(port, path, timeout):
+    end = time.monotonic() + float(timeout)
+    while time.monotonic() < end:
+        try:
+            get(int(port), path)
+            return 0
+        except OSError:
+            time.sleep(0.05)
+    return 1
+
+
+def patch_limits(port, token):
+    body = {k: 0 for k in ("rate_limit_public_reads", "rate_limit_auth",
+                           "rate_limit_authenticated", "rate_limit_admin",
+                           "rate_limit_file_upload")}
+    st, data = get(int(port), "/api/v1/admin/settings", token, "PATCH", body)
+    print(st)
+    return 0 if st == 200 else 1
+
+
+def gateway_pid(data_dir):
+    want = ("DATA_DIR=" + data_dir).encode()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/environ" % d, "rb") as f:
+                env = f.read().split(b"\0")
+            exe = os.path.basename(os.readlink("/proc/%s/exe" % d))
+        except OSError:
+            continue
+        if want in env and exe.startswith("busbase-gateway"):
+            print(d)
+            return 0
+    return 1
+
+
+def rss(pid):
+    with open("/proc/%s/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def idle_rss(port, pid, n):
+    port, n = int(port), int(n)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 64
+    if soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+        except (ValueError, OSError):
+            pass
+    before = rss(pid)
+    socks = []
+    req = b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: keep-alive\r\n\r\n"
+    for _ in range(n):
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(req)
+            socks.append(s)
+        except OSError:
+            break
+    ok = 0
+    for s in socks:
+        try:
+            data = s.recv(65536)
+            if data.startswith(b"HTTP/1.1 200"):
+                ok += 1
+        except OSError:
+            pass
+    time.sleep(1.0)
+    # still open? (a closed connection reads EOF immediately)
+    alive = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            d = s.recv(1)
+            if d:
+                alive += 1
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+    with_conns = rss(pid)
+    print(ok, alive, before, with_conns)
+    for s in socks:
+        s.close()
+    return 0
+
+
+def wrk_parse(path):
+    text = open(path, errors="replace").read()
+
+    def ms(v, unit):
+        v = float(v)
+        return v * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+    rps = re.search(r"Requests/sec:\s*([0-9.]+)", text)
+    p50 = re.search(r"^\s*50%\s+([0-9.]+)(us|ms|s|m)\s*$", text, re.M)
+    p99 = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s|m)\s*$", text, re.M)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*([0-9]+)", text)
+    errs = re.search(r"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), "
+                     r"timeout ([0-9]+)", text)
+    print("%s %s %s %s %s" % (
+        rps.group(1) if rps else "0",
+        "%.3f" % ms(*p50.groups()) if p50 else "nan",
+        "%.3f" % ms(*p99.groups()) if p99 else "nan",
+        non2xx.group(1) if non2xx else "0",
+        sum(int(x) for x in errs.groups()) if errs else 0))
+    return 0
+
+
+def main(a):
+    cmd = a[0]
+    if cmd == "freeport":
+        freeport()
+        return 0
+    if cmd == "wait-health":
+        return wait_health(a[1], a[2])
+    if cmd == "wait-http":
+        return wait_http(a[1], a[2], a[3])
+    if cmd == "status":
+        try:
+            print(get(int(a[1]), a[2], a[3] if len(a) > 3 else None)[0])
+        except OSError as e:
+            print("error:", e)
+            return 1
+        return 0
+    if cmd == "patch-limits":
+        return patch_limits(a[1], a[2])
+    if cmd == "gateway-pid":
+        return gateway_pid(a[1])
+    if cmd == "rss":
+        print(rss(a[1]))
+        return 0
+    if cmd == "idle-rss":
+        return idle_rss(a[1], a[2], a[3])
+    if cmd == "wrk-parse":
+        return wrk_parse(a[1])
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
