@@ -40,6 +40,7 @@
 #include "lc_settings.h"
 
 #define EARLY_ANSWER_BYTES (64 * 1024) // drain less than this, else close
+#define DRAIN_MAX (GW_BODY_BULK_MAX + 16 * 1024 * 1024)
 #define BODY_INITIAL (16 * 1024)
 #define CONN_LIMIT 4096
 #define CONN_MEMORY (32 * 1024)
@@ -227,11 +228,29 @@ finish(struct gw_req *r, unsigned status, struct MHD_Response *resp)
 	}
 }
 
-// Answers r: at once on a later call, kept for the next call on the first.
+// 1 if a body of unknown or more than EARLY_ANSWER_BYTES is announced.
+static int
+big_body(struct gw_req *r)
+{
+	const char *v = hdr(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int64_t     n;
+
+	if (v == NULL) {
+		return (hdr(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL);
+	}
+	return (lc_parse_i64(v, strlen(v), 0, INT64_MAX, &n) != 0 ||
+	        n > EARLY_ANSWER_BYTES);
+}
+
+// Answers r. On a later call at once. On the first call the answer is kept
+// for the next call, so keep-alive survives; but when a big body is
+// announced we answer at once and MHD closes the connection instead of
+// reading the body (MHD 0.9.75 takes a response only on the first or the
+// final call, never while the body arrives).
 static void
 answer(struct gw_req *r, unsigned status, struct MHD_Response *resp)
 {
-	if (r->ncalls <= 1) {
+	if (r->ncalls <= 1 && !big_body(r)) {
 		r->pend        = resp;
 		r->pend_status = status;
 		return;
@@ -545,36 +564,25 @@ first_call(struct gw_req *r, const char *url, const char *method)
 	}
 }
 
-static void
+// Takes one chunk of body. Returns 0, or -1 to drop the connection (a
+// body we discard grew past DRAIN_MAX).
+static int
 body_chunk(struct gw_req *r, const char *data, size_t n)
 {
 	r->body_seen += n;
-	if (r->answered) {
-		return;
-	}
-	if (r->pend != NULL) {
-		// The answer is known. Drain a small body to keep the
-		// connection; answer a big one now (MHD then closes).
-		if (r->body_seen > EARLY_ANSWER_BYTES) {
-			struct MHD_Response *resp = r->pend;
-
-			r->pend = NULL;
-			finish(r, r->pend_status, resp);
-		}
-		return;
-	}
-	if (r->body_max == 0 || r->body_over) {
-		return; // no body for this route, or already too large
+	if (r->pend != NULL || r->answered || r->body_max == 0 ||
+	    r->body_over) {
+		// Discarded: the answer is known, the route takes no body, or
+		// the body is already too large. The answer waits for the
+		// final call; an endless body ends the connection instead.
+		return (r->body_seen > DRAIN_MAX ? -1 : 0);
 	}
 	if (n > r->body_max - r->body_len) {
-		r->body_over = 1;
+		r->body_over = 1; // 413 on the final call
 		lc_free(r->body);
 		r->body     = NULL;
 		r->body_len = 0;
-		if (r->step == GW_STEP_BODY) {
-			answer_too_large(r); // steps 1-6 passed: say it now
-		}
-		return;
+		return (0);
 	}
 	if (r->body == NULL || r->body_len + n > r->body_cap) {
 		// body_cap may hold the declared Content-Length.
@@ -591,6 +599,7 @@ body_chunk(struct gw_req *r, const char *data, size_t n)
 	}
 	memcpy(r->body + r->body_len, data, n);
 	r->body_len += n;
+	return (0);
 }
 
 // Content-Type for the route's body kind (step 7, 415).
@@ -931,7 +940,11 @@ on_request(void *cls, struct MHD_Connection *con, const char *url,
 	if (r->ncalls++ == 0) {
 		first_call(r, url, method);
 	} else if (*upload_data_size > 0) {
-		body_chunk(r, upload_data, *upload_data_size);
+		if (body_chunk(r, upload_data, *upload_data_size) != 0) {
+			lc_log_warn("GW-BODY", "body over %d bytes dropped",
+			    DRAIN_MAX);
+			return (MHD_NO); // MHD closes the connection
+		}
 		*upload_data_size = 0;
 	} else {
 		final_call(r);

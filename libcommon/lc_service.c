@@ -63,6 +63,15 @@ info_json(const struct lc_service *s)
 	    (json_int_t) s->started_ms, "version", LC_VERSION));
 }
 
+uint64_t
+lc_service_requests(const struct lc_service *s)
+{
+	struct lc_bus_server *srv = atomic_load(&live_server);
+
+	LC_UNUSED(s);
+	return (srv != NULL ? lc_bus_server_requests(srv) : 0);
+}
+
 /* ---- the common ops ---- */
 
 static int

@@ -22,20 +22,20 @@
 #include "lc_metrics.h"
 
 struct lc_service_def {
-	int                svc;          // enum lc_svc
-	const struct lc_op *ops;         // business ops (common ops are added)
-	size_t             nops;
-	const char *const *migrations;   // schema, applied by lc_db_migrate
-	size_t             nmigrations;
-	const char        *db_file;      // file name under DATA_DIR ("auth.db")
-	int                owns_settings; // 1 for admin: no settings follower
-	int                nworkers;     // default worker count
+	int                 svc; // enum lc_svc
+	const struct lc_op *ops; // business ops (common ops are added)
+	size_t              nops;
+	const char *const  *migrations; // schema, applied by lc_db_migrate
+	size_t              nmigrations;
+	const char         *db_file; // file name under DATA_DIR ("auth.db")
+	int                 owns_settings; // 1 for admin: no settings follower
+	int                 nworkers;      // default worker count
 	// Optional hooks:
-	int (*init)(struct lc_service *s);        // after db + bus, before serving
+	int (*init)(struct lc_service *s); // after db + bus, before serving
 	void (*fini)(struct lc_service *s);
-	int (*worker_init)(struct lc_worker *w);  // after w->db is opened
+	int (*worker_init)(struct lc_worker *w); // after w->db is opened
 	void (*worker_fini)(struct lc_worker *w);
-	void (*collect)(struct lc_service *s);    // refresh gauges before export
+	void (*collect)(struct lc_service *s); // refresh gauges before export
 	// Fills the svc.stats reply object with the counts this service owns
 	// (e.g. {"users":12,"sessions":30}); uses its own connection.
 	int (*stats)(struct lc_worker *w, json_t *out);
@@ -44,18 +44,21 @@ struct lc_service_def {
 struct lc_service {
 	const struct lc_service_def *def;
 	struct lc_cfg                cfg;
-	const char                  *name;     // "auth", ...
+	const char                  *name; // "auth", ...
 	char                         db_path[1100];
 	struct lc_metrics           *metrics;
-	struct lc_pub               *pub;      // this service's events
+	struct lc_pub               *pub; // this service's events
 	struct lc_bus_server        *server;
 	int64_t                      started_ms;
-	void                        *user;     // the service's own state
+	void                        *user; // the service's own state
 };
 
 // Asks the main thread to restart this process (drain up to 10 s, then
 // execv) about 200 ms from now, so the current reply goes out first.
 void lc_service_restart_soon(struct lc_service *s);
+
+// Bus requests this process has handled since it started (thread-safe).
+uint64_t lc_service_requests(const struct lc_service *s);
 
 // Runs the service; returns the process exit code.
 int lc_service_main(const struct lc_service_def *def, int argc, char **argv);

@@ -791,6 +791,141 @@ adm_h_system_stats(
 		    info_entry(p->rv == 0 && p->rep.status == 200 ? p->rep.body
 		                                                  : NULL));
 	}
+	// Admin itself, from its own counters.
+	json_object_set_new(services, "admin",
+	    json_pack("{s:s,s:i}", "status", "ok", "latency_ms", 0));
+	adm__calls_fini(calls + LC_SVC_AUTH, LC_SVC_HOOKS - LC_SVC_AUTH + 1);
+
+	lc_rep_json(rp, down ? 503 : 200,
+	    json_pack("{s:s,s:s,s:I,s:o}", "status", down ? "degraded" : "ok",
+	        "version", LC_VERSION, "time", (json_int_t) lc_now_ms(),
+	        "services", services));
+	return (0);
+}
+
+// Copies an integer count from a svc.stats body, or null.
+static void
+stat_copy(json_t *out, const char *key, const struct adm_probe *p)
+{
+	const json_t *v = NULL;
+
+	if (p->rv == 0 && p->rep.status == 200) {
+		v = json_object_get(p->rep.body, key);
+	}
+	json_object_set_new(out, key,
+	    json_is_integer(v) ? json_integer(json_integer_value(v))
+	                       : json_null());
+}
+
+// {"status":"ok","uptime_s","requests"} from a svc.info body, or down.
+static json_t *
+info_entry(const json_t *info)
+{
+	const json_t *up  = json_object_get(info, "uptime_s");
+	const json_t *req = json_object_get(info, "requests");
+
+	if (!json_is_integer(up) || !json_is_integer(req)) {
+		return (json_pack("{s:s,s:n,s:n}", "status", "down",
+		    "uptime_s", "requests"));
+	}
+	return (json_pack("{s:s,s:I,s:I}", "status", "ok", "uptime_s",
+	    (json_int_t) json_integer_value(up), "requests",
+	    (json_int_t) json_integer_value(req)));
+}
+
+// The gateway's svc.info among the survey answers: the one with the
+// largest uptime when several gateways run. Borrowed, or NULL.
+static const json_t *
+gateway_info(const json_t *answers)
+{
+	const json_t *best = NULL;
+	size_t        i;
+	json_t       *a;
+
+	json_array_foreach(answers, i, a)
+	{
+		const char *name =
+		    json_string_value(json_object_get(a, "service"));
+
+		if (name == NULL || strcmp(name, "gateway") != 0 ||
+		    !json_is_integer(json_object_get(a, "uptime_s"))) {
+			continue;
+		}
+		if (best == NULL ||
+		    json_integer_value(json_object_get(a, "uptime_s")) >
+		        json_integer_value(
+		            json_object_get(best, "uptime_s"))) {
+			best = a;
+		}
+	}
+	return (best);
+}
+
+int
+adm_h_system_stats(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+{
+	struct adm_state  *st = adm__state(w);
+	struct adm_call    calls[7]; // stats: auth data storage; info: 4
+	struct adm_call   *stat = calls;
+	struct adm_call   *info = calls + 3;
+	struct adm_gather *g;
+	json_t            *answers = NULL;
+	json_t            *out;
+	json_t            *services;
+	const json_t      *gw;
+	json_t            *body = json_object();
+	int                svc;
+	int                rv;
+
+	if ((rv = ready(w, rp)) != 0) {
+		json_decref(body);
+		return (rv);
+	}
+	memset(calls, 0, sizeof(calls));
+	for (svc = LC_SVC_AUTH; svc <= LC_SVC_STORAGE; svc++) {
+		stat[svc - LC_SVC_AUTH] = (struct adm_call) {
+			.svc = svc, .cl = st->cl[svc], .msg = LC_MSG_SVC_STATS
+		};
+	}
+	for (svc = LC_SVC_AUTH; svc <= LC_SVC_HOOKS; svc++) {
+		info[svc - LC_SVC_AUTH] = (struct adm_call) {
+			.svc = svc, .cl = st->cl[svc], .msg = LC_MSG_SVC_INFO
+		};
+	}
+	// The seven requests and the survey (for the gateways) run at once.
+	g = adm__gather_start(
+	    calls, LC_NELEM(calls), rq->rid, ADM_PROBE_TIMEOUT_MS);
+	if (st->survey != NULL &&
+	    adm__survey(st->survey, LC_MSG_SVC_INFO, body, rq->rid,
+	        ADM_PROBE_TIMEOUT_MS, &answers) != 0) {
+		answers = NULL;
+	}
+	adm__gather_wait(g);
+	gw = gateway_info(answers);
+
+	out = json_object();
+	stat_copy(out, "users", &stat[0].probe);
+	stat_copy(out, "sessions", &stat[0].probe);
+	stat_copy(out, "api_keys", &stat[0].probe);
+	stat_copy(out, "collections", &stat[1].probe);
+	stat_copy(out, "records", &stat[1].probe);
+	stat_copy(out, "files", &stat[2].probe);
+	stat_copy(out, "storage_bytes", &stat[2].probe);
+	json_object_set_new(out, "uptime_s",
+	    gw != NULL ? json_integer(json_integer_value(
+	                     json_object_get(gw, "uptime_s")))
+	               : json_null());
+
+	services = json_object();
+	json_object_set_new(services, "gateway", info_entry(gw));
+	for (svc = LC_SVC_AUTH; svc <= LC_SVC_HOOKS; svc++) {
+		const struct adm_probe *p = &info[svc - LC_SVC_AUTH].probe;
+
+		json_object_set_new(services, lc_svc_name(svc),
+		    info_entry(p->rv == 0 && p->rep.status == 200 ? p->rep.body
+		                                                  : NULL));
+	}
 	// Admin itself, from its own counters. LEAD: lc_service_main stores
 	// s->server after the workers have started, so this read races with
 	// that write in the memory model (TSan reports it once; harmless in
@@ -800,10 +935,7 @@ adm_h_system_stats(
 	json_object_set_new(services, "admin",
 	    json_pack("{s:s,s:I,s:I}", "status", "ok", "uptime_s",
 	        (json_int_t) ((lc_now_ms() - w->svc->started_ms) / 1000),
-	        "requests",
-	        (json_int_t) (w->svc->server != NULL
-	                ? lc_bus_server_requests(w->svc->server)
-	                : 0)));
+	        "requests", (json_int_t) lc_service_requests(w->svc)));
 	json_object_set_new(out, "services", services);
 
 	adm__calls_fini(calls, LC_NELEM(calls));
