@@ -9,10 +9,10 @@
  * auth (auth.apikey_resolve) and positive answers are cached for a few
  * seconds, keyed by a keyed hash of the key (the key itself is not kept).
  *
- * Caller objects handed to the envelope are immutable once built, so the
- * shared ones (anonymous, admin, cached API-key owners) are passed around
- * by reference: jansson's reference counts are atomic here
- * (JSON_HAVE_ATOMIC_BUILTINS).
+ * A json_t is never shared between threads: jansson's json_incref reads
+ * the count without an atomic load (a data race under TSan), so every
+ * request builds its own caller object and the cache hands out deep
+ * copies, made under its mutex.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -42,17 +42,15 @@ struct gw_auth {
 	int             has_admin;
 	uint8_t        *secret_key;
 	size_t          secret_key_len;
-	json_t         *anon;  // {"kind":"anon"}
-	json_t         *admin; // {"kind":"admin"}
-	pthread_mutex_t mu;    // guards cache
+	pthread_mutex_t mu; // guards cache
 	struct kcache   cache[CACHE_SLOTS];
 };
 
 static void
 mac(const struct gw_auth *a, const void *p, size_t len, uint8_t out[MAC_LEN])
 {
-	(void) crypto_generichash(out, MAC_LEN, p, len, a->mac_key,
-	    sizeof(a->mac_key));
+	(void) crypto_generichash(
+	    out, MAC_LEN, p, len, a->mac_key, sizeof(a->mac_key));
 }
 
 struct gw_auth *
@@ -68,8 +66,6 @@ gw_auth_alloc(const struct lc_cfg *cfg)
 	a->secret_key_len = cfg->secret_key_len;
 	a->secret_key     = lc_alloc(cfg->secret_key_len + 1);
 	memcpy(a->secret_key, cfg->secret_key, cfg->secret_key_len);
-	a->anon  = json_pack("{s:s}", "kind", "anon");
-	a->admin = json_pack("{s:s}", "kind", "admin");
 	(void) pthread_mutex_init(&a->mu, NULL);
 	return (a);
 }
@@ -85,8 +81,6 @@ gw_auth_free(struct gw_auth *a)
 	for (i = 0; i < CACHE_SLOTS; i++) {
 		json_decref(a->cache[i].caller);
 	}
-	json_decref(a->anon);
-	json_decref(a->admin);
 	sodium_memzero(a->secret_key, a->secret_key_len);
 	lc_free(a->secret_key);
 	(void) pthread_mutex_destroy(&a->mu);
@@ -104,8 +98,7 @@ gw_auth_bearer(const char *authz, lc_str *out)
 	    (authz[6] != ' ' && authz[6] != '\t')) {
 		return (LC_EINVALID_TOKEN);
 	}
-	for (p = authz + 7; *p == ' ' || *p == '\t'; p++) {
-	}
+	for (p = authz + 7; *p == ' ' || *p == '\t'; p++) { }
 	len = strlen(p);
 	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t')) {
 		len--;
@@ -123,7 +116,8 @@ gw_auth_is_admin(struct gw_auth *a, const char *authz)
 	uint8_t h[MAC_LEN];
 	lc_str  tok;
 
-	if (authz == NULL || !a->has_admin || gw_auth_bearer(authz, &tok) != 0) {
+	if (authz == NULL || !a->has_admin ||
+	    gw_auth_bearer(authz, &tok) != 0) {
 		return (0);
 	}
 	mac(a, tok.ptr, tok.len, h);
@@ -165,8 +159,8 @@ apikey(struct gw *g, struct gw_req *r, lc_str key)
 	e = slot_of(a, h);
 	(void) pthread_mutex_lock(&a->mu);
 	if (e->exp_ms > lc_mono_ms() && sodium_memcmp(e->h, h, MAC_LEN) == 0) {
-		set_caller(r, LC_CALLER_APIKEY, json_incref(e->caller), e->uid,
-		    strlen(e->uid));
+		set_caller(r, LC_CALLER_APIKEY, json_deep_copy(e->caller),
+		    e->uid, strlen(e->uid));
 		(void) pthread_mutex_unlock(&a->mu);
 		return (GW_CRED_DONE);
 	}
@@ -239,11 +233,14 @@ out:
 void
 gw_auth_none(struct gw *g, struct gw_req *r)
 {
+	LC_UNUSED(g);
 	r->cred_err = 0;
 	if (r->admin_secret) {
-		set_caller(r, LC_CALLER_ADMIN, json_incref(g->auth->admin), "", 0);
+		set_caller(r, LC_CALLER_ADMIN,
+		    json_pack("{s:s}", "kind", "admin"), "", 0);
 	} else {
-		set_caller(r, LC_CALLER_ANON, json_incref(g->auth->anon), "", 0);
+		set_caller(r, LC_CALLER_ANON,
+		    json_pack("{s:s}", "kind", "anon"), "", 0);
 	}
 }
 
@@ -254,13 +251,14 @@ gw_auth_resolve(
 	lc_str tok;
 
 	r->cred_err = 0;
-	set_caller(r, LC_CALLER_ANON, json_incref(g->auth->anon), "", 0);
+	set_caller(
+	    r, LC_CALLER_ANON, json_pack("{s:s}", "kind", "anon"), "", 0);
 	if (authz != NULL) {
 		if (gw_auth_bearer(authz, &tok) != 0) {
 			r->cred_err = LC_EINVALID_TOKEN;
 		} else if (r->admin_secret) {
 			set_caller(r, LC_CALLER_ADMIN,
-			    json_incref(g->auth->admin), "", 0);
+			    json_pack("{s:s}", "kind", "admin"), "", 0);
 		} else if (tok.len >= 3 && memcmp(tok.ptr, "bb_", 3) == 0) {
 			return (apikey(g, r, tok));
 		} else {
@@ -298,8 +296,8 @@ gw_auth_apikey_request(struct gw_req *r, void **out, size_t *out_len)
 	rq.params      = json_object();
 	rq.query       = json_object();
 	rq.body        = json_pack("{s:s%}", "key", r->apikey, r->apikey_len);
-	rv             = rq.body == NULL ? LC_EINVALID_API_KEY :
-	                                   lc_env_encode_req(&rq, out, out_len);
+	rv             = rq.body == NULL ? LC_EINVALID_API_KEY
+	                                 : lc_env_encode_req(&rq, out, out_len);
 	lc_req_fini(&rq);
 	return (rv);
 }
@@ -325,7 +323,8 @@ gw_auth_apikey_reply(struct gw *g, struct gw_req *r, int rv, void *msg)
 		goto out;
 	}
 	if (rp.status >= 500) {
-		r->cred_err = rp.status == 503 ? LC_EUNAVAILABLE : LC_EINTERNAL;
+		r->cred_err =
+		    rp.status == 503 ? LC_EUNAVAILABLE : LC_EINTERNAL;
 		goto out;
 	}
 	if (rp.status != 200) {
@@ -354,7 +353,7 @@ gw_auth_apikey_reply(struct gw *g, struct gw_req *r, int rv, void *msg)
 	(void) pthread_mutex_lock(&a->mu);
 	json_decref(e->caller);
 	memcpy(e->h, h, MAC_LEN);
-	e->caller = json_incref(caller);
+	e->caller = json_deep_copy(caller);
 	e->exp_ms = lc_mono_ms() + CACHE_TTL_MS;
 	(void) snprintf(e->uid, sizeof(e->uid), "%s", r->uid);
 	(void) pthread_mutex_unlock(&a->mu);
@@ -370,8 +369,8 @@ out:
 int
 gw_access_check(int access, int caller_kind)
 {
-	int user = caller_kind == LC_CALLER_USER ||
-	           caller_kind == LC_CALLER_APIKEY;
+	int user =
+	    caller_kind == LC_CALLER_USER || caller_kind == LC_CALLER_APIKEY;
 	int anon = caller_kind == LC_CALLER_ANON;
 
 	switch (access) {
@@ -387,8 +386,8 @@ gw_access_check(int access, int caller_kind)
 		if (anon) {
 			return (LC_EAUTH_REQUIRED);
 		}
-		return (caller_kind == LC_CALLER_ADMIN ? 0 :
-		                                         LC_EADMIN_REQUIRED);
+		return (
+		    caller_kind == LC_CALLER_ADMIN ? 0 : LC_EADMIN_REQUIRED);
 	default: // NONE, RULE, FILE: the service decides
 		return (0);
 	}

@@ -2,14 +2,16 @@
  * auth_test.c -- credentials (API.md §1.3): the Bearer scheme, the admin
  * secret, API-key detection, JWT outcomes, and the access table.
  */
+// cmocka.h needs these first; clang-format would sort it above them.
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
+// clang-format on
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
-#include <sodium.h>
 
 #include "gw.h"
 #include "lc_err.h"
@@ -31,7 +33,8 @@ setup(void **state)
 	memset(&gw, 0, sizeof(gw));
 	(void) snprintf(gw.cfg.secret_key, sizeof(gw.cfg.secret_key), SECRET);
 	gw.cfg.secret_key_len = strlen(SECRET);
-	(void) snprintf(gw.cfg.admin_secret, sizeof(gw.cfg.admin_secret), ADMIN);
+	(void) snprintf(
+	    gw.cfg.admin_secret, sizeof(gw.cfg.admin_secret), ADMIN);
 	gw.cfg.admin_secret_len = strlen(ADMIN);
 	gw.auth                 = gw_auth_alloc(&gw.cfg);
 	req                     = lc_calloc(1, sizeof(*req) + 1);
@@ -203,22 +206,25 @@ static void
 test_access(void **state)
 {
 	(void) state;
-	assert_int_equal(gw_access_check(GW_ACC_USER, LC_CALLER_ANON),
-	    LC_EAUTH_REQUIRED);
-	assert_int_equal(gw_access_check(GW_ACC_USER, LC_CALLER_ADMIN),
-	    LC_EUSER_REQUIRED);
+	assert_int_equal(
+	    gw_access_check(GW_ACC_USER, LC_CALLER_ANON), LC_EAUTH_REQUIRED);
+	assert_int_equal(
+	    gw_access_check(GW_ACC_USER, LC_CALLER_ADMIN), LC_EUSER_REQUIRED);
 	assert_int_equal(gw_access_check(GW_ACC_USER, LC_CALLER_USER), 0);
 	assert_int_equal(gw_access_check(GW_ACC_USER, LC_CALLER_APIKEY), 0);
 	assert_int_equal(gw_access_check(GW_ACC_USER_ADMIN, LC_CALLER_ANON),
 	    LC_EAUTH_REQUIRED);
-	assert_int_equal(gw_access_check(GW_ACC_USER_ADMIN, LC_CALLER_ADMIN), 0);
-	assert_int_equal(gw_access_check(GW_ACC_USER_ADMIN, LC_CALLER_USER), 0);
-	assert_int_equal(gw_access_check(GW_ACC_USER_ADMIN_RULE, LC_CALLER_ANON),
+	assert_int_equal(
+	    gw_access_check(GW_ACC_USER_ADMIN, LC_CALLER_ADMIN), 0);
+	assert_int_equal(
+	    gw_access_check(GW_ACC_USER_ADMIN, LC_CALLER_USER), 0);
+	assert_int_equal(
+	    gw_access_check(GW_ACC_USER_ADMIN_RULE, LC_CALLER_ANON),
 	    LC_EAUTH_REQUIRED);
-	assert_int_equal(gw_access_check(GW_ACC_ADMIN, LC_CALLER_ANON),
-	    LC_EAUTH_REQUIRED);
-	assert_int_equal(gw_access_check(GW_ACC_ADMIN, LC_CALLER_USER),
-	    LC_EADMIN_REQUIRED);
+	assert_int_equal(
+	    gw_access_check(GW_ACC_ADMIN, LC_CALLER_ANON), LC_EAUTH_REQUIRED);
+	assert_int_equal(
+	    gw_access_check(GW_ACC_ADMIN, LC_CALLER_USER), LC_EADMIN_REQUIRED);
 	assert_int_equal(gw_access_check(GW_ACC_ADMIN, LC_CALLER_APIKEY),
 	    LC_EADMIN_REQUIRED);
 	assert_int_equal(gw_access_check(GW_ACC_ADMIN, LC_CALLER_ADMIN), 0);

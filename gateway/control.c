@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +34,8 @@ names_gateway(const json_t *body)
 	const json_t *v;
 	size_t        i;
 
-	json_array_foreach (json_object_get(body, "services"), i, v) {
+	json_array_foreach(json_object_get(body, "services"), i, v)
+	{
 		if (json_is_string(v) &&
 		    strcmp(json_string_value(v), "gateway") == 0) {
 			return (1);
@@ -108,14 +111,33 @@ env_threads(void)
 	return ((int) n);
 }
 
+// MHD takes up to 4096 connections; a soft limit of 1024 descriptors
+// would refuse them long before. Raise it as far as the hard limit allows.
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= 8192) {
+		return;
+	}
+	rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		lc_log_warn("GW-START", "cannot raise the descriptor limit");
+	}
+}
+
 static void
 clients_close(struct gw *g)
 {
 	int svc;
+	int i;
 
 	for (svc = 0; svc < LC_SVC_COUNT; svc++) {
-		lc_client_close(g->client[svc]);
-		g->client[svc] = NULL;
+		for (i = 0; i < GW_CLIENTS; i++) {
+			lc_client_close(g->client[svc][i]);
+			g->client[svc][i] = NULL;
+		}
 	}
 }
 
@@ -141,6 +163,7 @@ gw_main(int argc, char **argv)
 	int             restart   = 0;
 	int             rc        = 1;
 	int             svc;
+	int             i;
 	struct timespec tick = { 0, 100 * 1000000L };
 
 	// Block the stop signals in every thread (all start after this);
@@ -151,6 +174,9 @@ gw_main(int argc, char **argv)
 	(void) pthread_sigmask(SIG_BLOCK, &set, NULL);
 	(void) signal(SIGPIPE, SIG_IGN);
 
+	// After a restart by execv(/proc/self/exe) the kernel names us "exe";
+	// keep the name ps, top and pgrep show.
+	(void) prctl(PR_SET_NAME, "busbase-gateway", 0, 0, 0);
 	lc_log_init("gateway");
 	if (sodium_init() < 0) {
 		lc_log_err("GW-START", "sodium_init failed");
@@ -160,10 +186,12 @@ gw_main(int argc, char **argv)
 		goto out;
 	}
 	if (g->cfg.secret_key_len == 0 || g->cfg.admin_secret_len == 0) {
-		lc_log_err("GW-START", "SECRET_KEY and ADMIN_SECRET must be set "
-		                       "(the launcher provides them)");
+		lc_log_err("GW-START",
+		    "SECRET_KEY and ADMIN_SECRET must be set "
+		    "(the launcher provides them)");
 		goto out;
 	}
+	raise_nofile();
 	g->argc       = argc;
 	g->argv       = argv;
 	g->started_ms = lc_now_ms();
@@ -176,12 +204,17 @@ gw_main(int argc, char **argv)
 	gw_metrics_init(g);
 	g->rl   = gw_rl_alloc();
 	g->auth = gw_auth_alloc(&g->cfg);
+	// One client per MHD thread and service (GW_CLIENTS at most).
+	g->nclients = g->threads < GW_CLIENTS ? g->threads : GW_CLIENTS;
 	for (svc = LC_SVC_AUTH; svc < LC_SVC_COUNT; svc++) {
-		if (lc_client_open(g->cfg.url[svc], lc_svc_name(svc),
-		        GW_INFLIGHT_MAX, &g->client[svc]) != 0) {
-			lc_log_err("GW-START", "cannot open a client for %s",
-			    lc_svc_name(svc));
-			goto out;
+		for (i = 0; i < g->nclients; i++) {
+			if (lc_client_open(g->cfg.url[svc], lc_svc_name(svc),
+			        GW_INFLIGHT_MAX, &g->client[svc][i]) != 0) {
+				lc_log_err("GW-START",
+				    "cannot open a client for %s",
+				    lc_svc_name(svc));
+				goto out;
+			}
 		}
 	}
 	self = g;
@@ -201,13 +234,16 @@ gw_main(int argc, char **argv)
 	for (;;) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 
+		gw_alog_flush(0); // request lines at most ~100 ms late
+
 		if (sig == SIGTERM || sig == SIGINT) {
 			lc_log_info("GW-STOP", "signal %d: draining", sig);
 			break;
 		}
 		if (atomic_load(&g->restart)) {
 			restart = 1;
-			lc_log_info("GW-RESTART", "restart requested: draining");
+			lc_log_info(
+			    "GW-RESTART", "restart requested: draining");
 			break;
 		}
 	}
@@ -218,6 +254,7 @@ gw_main(int argc, char **argv)
 		(void) nanosleep(&ts, NULL);
 	}
 	gw_http_stop(g, GW_DRAIN_MS);
+	gw_alog_flush(1);
 	if (g->mhd != NULL) {
 		// Requests are still suspended on the bus: exit without
 		// touching MHD (stopping it would abort).

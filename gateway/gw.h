@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <msgpack.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +28,7 @@
 #include "lc_bus.h"
 #include "lc_cfg.h"
 #include "lc_env.h"
+#include "lc_ids.h"
 #include "lc_metrics.h"
 #include "lc_msg.h"
 #include "routes.h"
@@ -39,6 +41,7 @@
 #define GW_APIKEY_MAX 256
 #define GW_UID_MAX 64
 #define GW_DRAIN_MS 10000
+#define GW_CLIENTS 4 // bus clients per service, at most
 
 struct gw_rl;
 struct gw_auth;
@@ -46,7 +49,11 @@ struct gw_auth;
 struct gw {
 	struct lc_cfg      cfg;
 	struct MHD_Daemon *mhd;
-	struct lc_client  *client[LC_SVC_COUNT]; // [LC_SVC_GATEWAY] is NULL
+	// GW_CLIENTS bus clients per service ([LC_SVC_GATEWAY] unused): each
+	// MHD thread uses its own (gw_client), so they do not contend on one
+	// nng socket's lock.
+	struct lc_client  *client[LC_SVC_COUNT][GW_CLIENTS];
+	int                nclients;
 	struct lc_metrics *metrics;
 	struct gw_rl      *rl;
 	struct gw_auth    *auth;
@@ -98,10 +105,10 @@ struct gw_req {
 	int                    ncalls; // access-handler calls so far
 	int                    method; // enum gw_method, or -1
 	const char            *method_str;
-	int                    mrv;    // enum gw_match_rv
+	int                    mrv; // enum gw_match_rv
 	struct gw_match        m;
-	int                    step;   // enum gw_step
-	int                    cors;   // the request carries Origin
+	int                    step; // enum gw_step
+	int                    cors; // the request carries Origin
 	int                    answered;
 	unsigned               status;
 
@@ -128,8 +135,8 @@ struct gw_req {
 	uint64_t body_seen; // bytes received, kept or not
 
 	// Bus calls.
-	int            wait;   // enum gw_wait
-	atomic_int     left;   // calls (+1 while sending) not yet answered
+	int            wait; // enum gw_wait
+	atomic_int     left; // calls (+1 while sending) not yet answered
 	struct gw_slot slot[LC_SVC_COUNT];
 
 	char rid[LC_RID_MAX + 1];
@@ -147,11 +154,24 @@ int gw_survey_extra(
 
 /* ---- http.c ---- */
 
+// The calling thread's bus client for svc (NULL if none is open).
+struct lc_client *gw_client(struct gw *g, int svc);
+
 // Starts libmicrohttpd on g->cfg.port with g->threads threads.
 LC_NODISCARD int gw_http_start(struct gw *g);
 // Stops accepting; waits up to ms for requests in progress; fails the bus
 // calls still out; then stops MHD (never with suspended connections).
 void gw_http_stop(struct gw *g, int ms);
+
+/* ---- accesslog.c ---- */
+
+// Logs one answered request (GW-REQ, info level, lc_log's line format),
+// batched per thread; see accesslog.c. Thread-safe.
+void gw_alog_request(const char *method, const char *route, unsigned status,
+    double ms, const char *rid);
+// Writes out buffered lines older than 100 ms, or all of them (all_lines).
+// The main thread calls it every 100 ms and before exiting.
+void gw_alog_flush(int all_lines);
 
 /* ---- reply.c ---- */
 
@@ -160,16 +180,35 @@ struct MHD_Response *gw_resp_json(struct gw *g, json_t *body);
 // The error response {"error","code","field"?} for err (lc_rep_error).
 struct MHD_Response *gw_resp_error(
     struct gw *g, int err, const char *msg, const char *field);
-// A response from a bus reply (status, body or raw, headers); takes
-// ownership of what it needs from rp. *status gets the HTTP status.
-struct MHD_Response *gw_resp_reply(
-    struct gw *g, struct lc_rep *rp, unsigned *status);
 // The OPTIONS answer: 204 with the CORS preflight headers.
 struct MHD_Response *gw_resp_preflight(void);
 // Adds what every response carries (X-Request-Id, nosniff, CORS).
 void gw_resp_common(struct gw_req *r, struct MHD_Response *resp);
+// Writes a new request id (UUID v4) and a NUL into out[37]. Thread-safe.
+void gw_rid_new(char out[LC_UUID_LEN + 1]);
 // 1 if s is a valid incoming X-Request-Id (^[A-Za-z0-9._:-]{1,128}$).
 int gw_rid_valid(const char *s);
+
+// A response straight from a bus reply message (msg is taken: freed, or
+// kept by the response for a raw body, which is served without a copy).
+// The JSON body is written from msgpack without a jansson tree. Returns
+// NULL when the reply is malformed (msg freed).
+struct MHD_Response *gw_resp_msg(struct gw *g, void *msg, unsigned *status);
+
+/* ---- json.c ---- */
+
+// A growable byte buffer (lc_alloc'd; the owner lc_frees p).
+struct gw_buf {
+	char  *p;
+	size_t len;
+	size_t cap;
+};
+
+void gw_buf_reserve(struct gw_buf *b, size_t n);
+void gw_buf_put(struct gw_buf *b, const void *s, size_t n);
+// Appends o as JSON text (lc_codec's mapping; see json.c). Returns 0, or
+// LC_EPROTO with b unchanged.
+LC_NODISCARD int gw_json_write(struct gw_buf *b, const msgpack_object *o);
 
 /* ---- query.c ---- */
 
@@ -200,8 +239,8 @@ LC_NODISCARD int gw_auth_bearer(const char *authz, lc_str *out);
 // Resolves the credential of r (API.md §1.3) from its headers: admin,
 // user (JWT), API key (cache, or GW_CRED_NEED_APIKEY), anonymous, or an
 // error in r->cred_err.
-int gw_auth_resolve(struct gw *g, struct gw_req *r, const char *authz,
-    const char *xapikey);
+int gw_auth_resolve(
+    struct gw *g, struct gw_req *r, const char *authz, const char *xapikey);
 // For access NONE: credentials are not evaluated; the caller is the admin
 // when r->admin_secret, else anonymous.
 void gw_auth_none(struct gw *g, struct gw_req *r);

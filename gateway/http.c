@@ -25,8 +25,8 @@
 #include <netinet/in.h>
 #include <sodium.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -39,11 +39,12 @@
 #include "lc_log.h"
 #include "lc_settings.h"
 
-#define EARLY_ANSWER_BYTES (64 * 1024) // drain less than this, else close
+// A body we do not keep is still read and dropped up to this size, so
+// the client gets its answer; beyond it the connection is closed.
 #define DRAIN_MAX (GW_BODY_BULK_MAX + 16 * 1024 * 1024)
 #define BODY_INITIAL (16 * 1024)
 #define CONN_LIMIT 4096
-#define CONN_MEMORY (32 * 1024)
+#define CONN_MEMORY (16 * 1024)
 #define CONN_TIMEOUT_S 60
 
 static const char healthz_body[] = "{\"status\":\"ok\"}";
@@ -174,7 +175,8 @@ req_ip(struct gw_req *r)
 			return (r->ip);
 		}
 	}
-	ci = MHD_get_connection_info(r->con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ci = MHD_get_connection_info(
+	    r->con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL) {
 		if (ci->client_addr->sa_family == AF_INET) {
 			struct sockaddr_in sin;
@@ -220,37 +222,31 @@ finish(struct gw_req *r, unsigned status, struct MHD_Response *resp)
 	r->status   = status;
 	secs        = (double) (lc_mono_ns() - r->t0_ns) / 1e9;
 	gw_metrics_request(r->gw, r->method, route, status, secs);
-	if (lc_log_get_level() <= LC_LOG_INFO) {
-		lc_log_set_rid(r->rid);
-		lc_log_write(LC_LOG_INFO, "GW-REQ", "%s %s %u %.3fms",
-		    r->method_str, route, status, secs * 1e3);
-		lc_log_set_rid(NULL);
-	}
+	gw_alog_request(r->method_str, route, status, secs * 1e3, r->rid);
 }
 
-// 1 if a body of unknown or more than EARLY_ANSWER_BYTES is announced.
+// 1 if the request announces a body larger than we are willing to drain.
 static int
-big_body(struct gw_req *r)
+huge_body(struct gw_req *r)
 {
 	const char *v = hdr(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	int64_t     n;
 
-	if (v == NULL) {
-		return (hdr(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL);
-	}
-	return (lc_parse_i64(v, strlen(v), 0, INT64_MAX, &n) != 0 ||
-	        n > EARLY_ANSWER_BYTES);
+	return (v != NULL &&
+	    (lc_parse_i64(v, strlen(v), 0, INT64_MAX, &n) != 0 ||
+	        n > DRAIN_MAX));
 }
 
 // Answers r. On a later call at once. On the first call the answer is kept
-// for the next call, so keep-alive survives; but when a big body is
-// announced we answer at once and MHD closes the connection instead of
-// reading the body (MHD 0.9.75 takes a response only on the first or the
-// final call, never while the body arrives).
+// for the final call, and a body that arrives meanwhile is read and
+// dropped, so the client (which may still be sending) gets its answer and
+// keep-alive survives. Only a body beyond DRAIN_MAX is not read: then we
+// answer at once and MHD closes the connection (MHD 0.9.75 takes a
+// response on the first or the final call, never while a body arrives).
 static void
 answer(struct gw_req *r, unsigned status, struct MHD_Response *resp)
 {
-	if (r->ncalls <= 1 && !big_body(r)) {
+	if (r->ncalls <= 1 && !huge_body(r)) {
 		r->pend        = resp;
 		r->pend_status = status;
 		return;
@@ -292,8 +288,8 @@ answer_too_large(struct gw_req *r)
 	int b = r->m.route->body;
 
 	answer_error(r,
-	    b == GW_BODY_MULTIPART || b == GW_BODY_RAW ? LC_EFILE_TOO_LARGE :
-	                                                 LC_EBODY_TOO_LARGE,
+	    b == GW_BODY_MULTIPART || b == GW_BODY_RAW ? LC_EFILE_TOO_LARGE
+	                                               : LC_EBODY_TOO_LARGE,
 	    NULL);
 }
 
@@ -312,6 +308,21 @@ answer_bad_param(struct gw_req *r)
 }
 
 /* ---- bus calls ---- */
+
+struct lc_client *
+gw_client(struct gw *g, int svc)
+{
+	static atomic_int        next;
+	static _Thread_local int mine = -1;
+
+	if (mine < 0) { // a thread's first call: take the next slot
+		mine = atomic_fetch_add(&next, 1);
+	}
+	if (svc <= LC_SVC_GATEWAY || svc >= LC_SVC_COUNT || g->nclients == 0) {
+		return (NULL);
+	}
+	return (g->client[svc][mine % g->nclients]);
+}
 
 static void
 resume(struct gw_req *r)
@@ -332,7 +343,8 @@ on_reply(void *arg, int rv, void *msg)
 
 	s->msg = msg;
 	s->rv  = rv;
-	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1) {
+	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) ==
+	    1) {
 		resume(r);
 	}
 }
@@ -373,18 +385,20 @@ call(struct gw_req *r, const int *svcs, int n, int by_svc, const void *buf,
 	atomic_store(&r->left, n + 1); // +1 until every call is sent
 	for (i = 0; i < n; i++) {
 		struct gw_slot   *s = &r->slot[by_svc ? svcs[i] : i];
-		struct lc_client *c = g->client[svcs[i]];
+		struct lc_client *c = gw_client(g, svcs[i]);
 
 		s->r   = r;
 		s->msg = NULL;
 		s->rv  = 0;
-		if (c == NULL || lc_client_call_async(c, buf, len, timeout_ms,
-		                     on_reply, s) != 0) {
+		if (c == NULL ||
+		    lc_client_call_async(
+		        c, buf, len, timeout_ms, on_reply, s) != 0) {
 			s->rv = LC_EUNAVAILABLE;
 			(void) atomic_fetch_sub(&r->left, 1);
 		}
 	}
-	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) == 1) {
+	if (atomic_fetch_sub_explicit(&r->left, 1, memory_order_acq_rel) ==
+	    1) {
 		resume(r); // every call failed (or already answered)
 	}
 }
@@ -395,7 +409,8 @@ req_init(struct gw_req *r, struct lc_req *rq, int msg, int timeout_ms)
 	lc_req_init(rq);
 	rq->v  = LC_ENV_VERSION;
 	rq->op = msg;
-	(void) snprintf(rq->op_name, sizeof(rq->op_name), "%s", lc_msg_name(msg));
+	(void) snprintf(
+	    rq->op_name, sizeof(rq->op_name), "%s", lc_msg_name(msg));
 	memcpy(rq->rid, r->rid, sizeof(rq->rid));
 	(void) snprintf(rq->ip, sizeof(rq->ip), "%s", req_ip(r));
 	rq->deadline = lc_now_ms() + timeout_ms;
@@ -476,7 +491,8 @@ body_limit(struct gw *g, int kind)
 		// TODO(storage issue): stream uploads to storage in 1 MiB
 		// chunks; until then they travel whole, up to 16 MiB.
 		up = (size_t) g->cfg.max_upload_bytes;
-		return (up > 0 && up < GW_BODY_BULK_MAX ? up : GW_BODY_BULK_MAX);
+		return (
+		    up > 0 && up < GW_BODY_BULK_MAX ? up : GW_BODY_BULK_MAX);
 	default:
 		return (0);
 	}
@@ -498,7 +514,7 @@ first_call(struct gw_req *r, const char *url, const char *method)
 	if (v != NULL && gw_rid_valid(v)) {
 		(void) snprintf(r->rid, sizeof(r->rid), "%s", v);
 	} else {
-		lc_uuid4(r->rid);
+		gw_rid_new(r->rid);
 	}
 	r->cors = hdr(r, "Origin") != NULL;
 
@@ -614,7 +630,8 @@ check_ctype(struct gw_req *r, int kind)
 		return (0);
 	}
 	if (ct == NULL) {
-		return (kind == GW_BODY_MULTIPART ? LC_EUNSUPPORTED_MEDIA_TYPE : 0);
+		return (kind == GW_BODY_MULTIPART ? LC_EUNSUPPORTED_MEDIA_TYPE
+		                                  : 0);
 	}
 	ct += strspn(ct, " \t");
 	len = strcspn(ct, ";");
@@ -622,9 +639,10 @@ check_ctype(struct gw_req *r, int kind)
 		len--;
 	}
 	if (kind != GW_BODY_MULTIPART) {
-		return (len == 16 && strncasecmp(ct, "application/json", 16) == 0 ?
-		            0 :
-		            LC_EUNSUPPORTED_MEDIA_TYPE);
+		return (
+		    len == 16 && strncasecmp(ct, "application/json", 16) == 0
+		        ? 0
+		        : LC_EUNSUPPORTED_MEDIA_TYPE);
 	}
 	if (len != 19 || strncasecmp(ct, "multipart/form-data", 19) != 0) {
 		return (LC_EUNSUPPORTED_MEDIA_TYPE);
@@ -662,12 +680,13 @@ parse_body(struct gw_req *r, int kind)
 		answer_error(r, LC_EINVALID_JSON, msg);
 		return (NULL);
 	}
-	if (!json_is_object(j) && !(kind == GW_BODY_JSON_BULK && json_is_array(j))) {
+	if (!json_is_object(j) &&
+	    !(kind == GW_BODY_JSON_BULK && json_is_array(j))) {
 		json_decref(j);
 		answer_error(r, LC_EINVALID_BODY,
-		    kind == GW_BODY_JSON_BULK ?
-		        "Request body must be a JSON object or array." :
-		        "Request body must be a JSON object.");
+		    kind == GW_BODY_JSON_BULK
+		        ? "Request body must be a JSON object or array."
+		        : "Request body must be a JSON object.");
 		return (NULL);
 	}
 	return (j);
@@ -708,7 +727,8 @@ metrics_start(struct gw_req *r)
 	}
 	lc_req_fini(&rq);
 	r->wait = GW_WAIT_METRICS;
-	call(r, svcs, (int) LC_NELEM(svcs), 1, buf, len, GW_METRICS_TIMEOUT_MS);
+	call(
+	    r, svcs, (int) LC_NELEM(svcs), 1, buf, len, GW_METRICS_TIMEOUT_MS);
 	lc_free(buf);
 }
 
@@ -765,9 +785,9 @@ local_route(struct gw_req *r, int msg)
 static void
 dispatch(struct gw_req *r)
 {
-	struct gw             *g  = r->gw;
-	const struct gw_route *rt = r->m.route;
-	json_t                *body = NULL;
+	struct gw             *g     = r->gw;
+	const struct gw_route *rt    = r->m.route;
+	json_t                *body  = NULL;
 	json_t                *query = NULL;
 	struct lc_req          rq;
 	void                  *buf = NULL;
@@ -783,7 +803,8 @@ dispatch(struct gw_req *r)
 			answer_error(r, rv, NULL);
 			return;
 		}
-		if ((rt->body == GW_BODY_JSON || rt->body == GW_BODY_JSON_BULK) &&
+		if ((rt->body == GW_BODY_JSON ||
+		        rt->body == GW_BODY_JSON_BULK) &&
 		    (body = parse_body(r, rt->body)) == NULL) {
 			return;
 		}
@@ -793,8 +814,8 @@ dispatch(struct gw_req *r)
 		local_route(r, rt->msg);
 		return;
 	}
-	if (g->client[rt->svc] == NULL ||
-	    lc_client_peers(g->client[rt->svc]) == 0) {
+	if (gw_client(g, rt->svc) == NULL ||
+	    lc_client_peers(gw_client(g, rt->svc)) == 0) {
 		json_decref(body);
 		answer_unavailable(r, rt->svc); // fast, without suspending
 		return;
@@ -804,10 +825,9 @@ dispatch(struct gw_req *r)
 		answer_error(r, rv, NULL);
 		return;
 	}
-	req_init(r, &rq,
-	    rt->msg,
-	    (lc_msg_flags(rt->msg) & LC_MF_STREAM) ? GW_STREAM_TIMEOUT_MS :
-	                                             GW_CALL_TIMEOUT_MS);
+	req_init(r, &rq, rt->msg,
+	    (lc_msg_flags(rt->msg) & LC_MF_STREAM) ? GW_STREAM_TIMEOUT_MS
+	                                           : GW_CALL_TIMEOUT_MS);
 	rq.caller_kind = r->caller_kind;
 	rq.caller      = json_incref(r->caller);
 	rq.params      = params_object(&r->m);
@@ -826,14 +846,14 @@ dispatch(struct gw_req *r)
 	if (rv != 0) {
 		// The codec refuses what JSON allows but msgpack cannot carry
 		// (nesting deeper than LC_CODEC_MAX_DEPTH).
-		answer_error(r, LC_EINVALID_BODY,
-		    "Request body is nested too deeply.");
+		answer_error(
+		    r, LC_EINVALID_BODY, "Request body is nested too deeply.");
 		return;
 	}
 	r->wait = GW_WAIT_CALL;
 	call(r, &rt->svc, 1, 0, buf, len,
-	    (lc_msg_flags(rt->msg) & LC_MF_STREAM) ? GW_STREAM_TIMEOUT_MS :
-	                                             GW_CALL_TIMEOUT_MS);
+	    (lc_msg_flags(rt->msg) & LC_MF_STREAM) ? GW_STREAM_TIMEOUT_MS
+	                                           : GW_CALL_TIMEOUT_MS);
 	lc_free(buf);
 }
 
@@ -841,28 +861,22 @@ static void
 call_done(struct gw_req *r)
 {
 	struct gw_slot      *s = &r->slot[0];
-	struct lc_rep        rp;
 	struct MHD_Response *resp;
-	unsigned             status;
-	int                  rv;
+	unsigned             status = 0;
+	void                *msg    = s->msg;
 
-	if (s->rv != 0 || s->msg == NULL) {
+	s->msg = NULL;
+	if (s->rv != 0 || msg == NULL) {
+		lc_client_msg_free(msg);
 		answer_unavailable(r, r->m.route->svc);
 		return;
 	}
-	lc_rep_init(&rp);
-	rv = lc_client_reply(s->msg, &rp);
-	lc_client_msg_free(s->msg);
-	s->msg = NULL;
-	if (rv != 0) {
-		lc_log_err("GW-REPLY", "undecodable reply from %s",
-		    lc_svc_name(r->m.route->svc));
-		lc_rep_fini(&rp);
+	if ((resp = gw_resp_msg(r->gw, msg, &status)) == NULL) {
+		lc_log_err("GW-REPLY", "malformed reply from %s to %s",
+		    lc_svc_name(r->m.route->svc), r->m.route->op);
 		answer_error(r, LC_EINTERNAL, NULL);
 		return;
 	}
-	resp = gw_resp_reply(r->gw, &rp, &status);
-	lc_rep_fini(&rp);
 	answer(r, status, resp);
 }
 
@@ -906,8 +920,8 @@ final_call(struct gw_req *r)
 			answer_error(r, LC_EINTERNAL, NULL);
 			return;
 		}
-		if (r->gw->client[LC_SVC_AUTH] == NULL ||
-		    lc_client_peers(r->gw->client[LC_SVC_AUTH]) == 0) {
+		if (gw_client(r->gw, LC_SVC_AUTH) == NULL ||
+		    lc_client_peers(gw_client(r->gw, LC_SVC_AUTH)) == 0) {
 			lc_free(buf);
 			answer_unavailable(r, LC_SVC_AUTH);
 			return;
@@ -964,18 +978,18 @@ start(struct gw *g, unsigned extra_flags)
 
 	// A pool of 1 logs a warning: leave the option out instead.
 	return (MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
-	                             MHD_ALLOW_SUSPEND_RESUME |
-	                             MHD_USE_ERROR_LOG | extra_flags,
+	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | extra_flags,
 	    (uint16_t) g->cfg.port, NULL, NULL, on_request, g,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *) NULL,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned) CONN_LIMIT,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) CONN_MEMORY,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) CONN_TIMEOUT_S,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned) 1024,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_ARRAY,
-	    g->threads > 1 ? pool : &pool[1], MHD_OPTION_END));
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, (void *) NULL,
+	    MHD_OPTION_ARRAY, g->threads > 1 ? pool : &pool[1],
+	    MHD_OPTION_END));
 }
 
 int
@@ -984,7 +998,8 @@ gw_http_start(struct gw *g)
 	// IPv6 and IPv4 on one socket; IPv4 alone where IPv6 is off.
 	if ((g->mhd = start(g, MHD_USE_DUAL_STACK)) == NULL &&
 	    (g->mhd = start(g, 0)) == NULL) {
-		lc_log_err("GW-LISTEN", "cannot listen on port %d", g->cfg.port);
+		lc_log_err(
+		    "GW-LISTEN", "cannot listen on port %d", g->cfg.port);
 		return (LC_EUNAVAILABLE);
 	}
 	return (0);
@@ -1026,8 +1041,9 @@ gw_http_stop(struct gw *g, int ms)
 	}
 	if (atomic_load(&g->suspended) > 0) {
 		// MHD_stop_daemon would abort with suspended connections.
-		lc_log_err("GW-STOP", "%d requests still on the bus; not "
-		                      "stopping the HTTP daemon",
+		lc_log_err("GW-STOP",
+		    "%d requests still on the bus; not "
+		    "stopping the HTTP daemon",
 		    atomic_load(&g->suspended));
 		return;
 	}

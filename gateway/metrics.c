@@ -23,10 +23,21 @@
 #define F_RT "busbase_realtime_events_total"
 #define F_UP "busbase_service_up"
 
+static void
+gw_metrics_rate_limited_add(struct gw *g, int cls, double v)
+{
+	char labels[64];
+
+	(void) snprintf(
+	    labels, sizeof(labels), "class=\"%s\"", gw_rl_class_name(cls));
+	lc_metrics_add(g->metrics, F_RL, labels, v);
+}
+
 void
 gw_metrics_init(struct gw *g)
 {
 	struct lc_metrics *m = g->metrics;
+	int                cls;
 
 	lc_metrics_family(m, F_REQS, LC_MT_COUNTER,
 	    "HTTP requests answered by the gateway.");
@@ -41,6 +52,9 @@ gw_metrics_init(struct gw *g)
 	    m, F_RT, LC_MT_COUNTER, "Realtime event frames sent, by event.");
 	lc_metrics_set(m, F_PENDING, "", 0);
 	lc_metrics_set(m, F_WS, "", 0);
+	for (cls = 0; cls < GW_RL_COUNT; cls++) {
+		gw_metrics_rate_limited_add(g, cls, 0); // known labels: at 0
+	}
 }
 
 void
@@ -53,25 +67,21 @@ gw_metrics_request(
 
 	// Route labels are templates from routes.def or "unmatched": no
 	// character in them needs escaping.
-	n = snprintf(labels, sizeof(labels), "method=\"%s\",route=\"%s\"", mn,
-	    route);
+	n = snprintf(
+	    labels, sizeof(labels), "method=\"%s\",route=\"%s\"", mn, route);
 	if (n < 0 || (size_t) n >= sizeof(labels) - 20) {
 		return;
 	}
 	lc_metrics_observe(g->metrics, F_DUR, labels, s);
-	(void) snprintf(labels + n, sizeof(labels) - (size_t) n,
-	    ",status=\"%u\"", status);
+	(void) snprintf(
+	    labels + n, sizeof(labels) - (size_t) n, ",status=\"%u\"", status);
 	lc_metrics_add(g->metrics, F_REQS, labels, 1);
 }
 
 void
 gw_metrics_rate_limited(struct gw *g, int cls)
 {
-	char labels[64];
-
-	(void) snprintf(
-	    labels, sizeof(labels), "class=\"%s\"", gw_rl_class_name(cls));
-	lc_metrics_add(g->metrics, F_RL, labels, 1);
+	gw_metrics_rate_limited_add(g, cls, 1);
 }
 
 json_t *
@@ -81,14 +91,15 @@ gw_metrics_export(struct gw *g, const int up[LC_SVC_COUNT])
 	json_t *samples = json_array();
 	int     svc;
 
-	lc_metrics_set(g->metrics, F_PENDING, "",
-	    (double) atomic_load(&g->pending));
+	lc_metrics_set(
+	    g->metrics, F_PENDING, "", (double) atomic_load(&g->pending));
 	arr = lc_metrics_export(g->metrics);
 	for (svc = 0; svc < LC_SVC_COUNT; svc++) {
 		char s[128];
 
 		(void) snprintf(s, sizeof(s), F_UP "{service=\"%s\"} %d",
-		    lc_svc_name(svc), svc == LC_SVC_GATEWAY || up[svc] ? 1 : 0);
+		    lc_svc_name(svc),
+		    svc == LC_SVC_GATEWAY || up[svc] ? 1 : 0);
 		(void) json_array_append_new(samples, json_string(s));
 	}
 	(void) json_array_append_new(arr,
@@ -101,7 +112,7 @@ gw_metrics_export(struct gw *g, const int up[LC_SVC_COUNT])
 char *
 gw_metrics_render(struct gw *g, struct gw_slot *slots, size_t *out_len)
 {
-	json_t *exports = json_array();
+	json_t *exports            = json_array();
 	json_t *fams[LC_SVC_COUNT] = { NULL };
 	int     up[LC_SVC_COUNT]   = { 0 };
 	char   *text;

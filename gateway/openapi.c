@@ -15,12 +15,12 @@
 #define ERR_REF "#/components/responses/Error"
 
 static const char *const method_keys[GW_M_COUNT] = {
-	[GW_M_GET] = "get",
-	[GW_M_HEAD] = "head",
-	[GW_M_POST] = "post",
-	[GW_M_PUT] = "put",
-	[GW_M_PATCH] = "patch",
-	[GW_M_DELETE] = "delete",
+	[GW_M_GET]     = "get",
+	[GW_M_HEAD]    = "head",
+	[GW_M_POST]    = "post",
+	[GW_M_PUT]     = "put",
+	[GW_M_PATCH]   = "patch",
+	[GW_M_DELETE]  = "delete",
 	[GW_M_OPTIONS] = "options",
 };
 
@@ -108,8 +108,8 @@ request_body(int body)
 		break;
 	case GW_BODY_RAW:
 		ctype  = "application/octet-stream";
-		schema = json_pack("{s:s, s:s}", "type", "string", "format",
-		    "binary");
+		schema = json_pack(
+		    "{s:s, s:s}", "type", "string", "format", "binary");
 		break;
 	default:
 		return (NULL);
@@ -121,18 +121,19 @@ request_body(int body)
 static json_t *
 operation(const struct gw_route *r, const char *opid)
 {
-	const char *svc = r->svc == LC_SVC_GATEWAY ? "gateway" :
-	                                             lc_svc_name(r->svc);
+	const char *svc =
+	    r->svc == LC_SVC_GATEWAY ? "gateway" : lc_svc_name(r->svc);
 	const char *ok_type =
 	    r->msg == LC_MSG_GW_METRICS ? "text/plain" : "application/json";
 	json_t *op;
 	json_t *rb;
 
 	op = json_pack("{s:s, s:s, s:[s], s:o, s:{s:{s:s, s:{s:{s:{}}}}, "
-	               "s:{s:s}}}",
+	               "s:{s:s}, s:{s:s}}}",
 	    "operationId", opid, "summary", r->op, "tags", svc, "security",
 	    security(r->access), "responses", "200", "description", "Success.",
-	    "content", ok_type, "schema", "default", "$ref", ERR_REF);
+	    "content", ok_type, "schema", "4XX", "$ref", ERR_REF, "default",
+	    "$ref", ERR_REF);
 	if ((rb = request_body(r->body)) != NULL) {
 		(void) json_object_set_new(op, "requestBody", rb);
 	}
@@ -167,16 +168,42 @@ components(void)
 	    "field", "type", "string",
 	    // responses
 	    "responses", "Error", "description",
-	    "Error: {\"error\",\"code\",\"field\"?} (API.md §1.5).",
-	    "content", "application/json", "schema", "$ref",
-	    "#/components/schemas/Error",
+	    "Error: {\"error\",\"code\",\"field\"?} (API.md §1.5).", "content",
+	    "application/json", "schema", "$ref", "#/components/schemas/Error",
 	    // securitySchemes
 	    "securitySchemes", "bearerAuth", "type", "http", "scheme",
 	    "bearer", "bearerFormat", "JWT", "description",
 	    "Access token (Authorization: Bearer <jwt>).", "adminSecret",
 	    "type", "http", "scheme", "bearer", "bearerFormat", "secret",
-	    "description", "The ADMIN_SECRET (Authorization: Bearer <secret>).",
-	    "apiKey", "type", "apiKey", "in", "header", "name", "X-API-Key"));
+	    "description",
+	    "The ADMIN_SECRET (Authorization: Bearer <secret>).", "apiKey",
+	    "type", "apiKey", "in", "header", "name", "X-API-Key"));
+}
+
+static json_t *
+tags(void)
+{
+	static const char *const t[][2] = {
+		{ "gateway",
+		    "Served by the gateway itself: liveness, metrics, "
+		    "this document." },
+		{ "auth", "Users, sessions, API keys and 2FA (API.md §2)." },
+		{ "data", "Collections, records and relations (API.md §3)." },
+		{ "storage", "Buckets and files (API.md §4)." },
+		{ "hooks", "Server-side JavaScript hooks (API.md §3.11)." },
+		{ "admin",
+		    "Settings, health, stats, backup and restart "
+		    "(API.md §5)." },
+	};
+	json_t *arr = json_array();
+	size_t  i;
+
+	for (i = 0; i < LC_NELEM(t); i++) {
+		(void) json_array_append_new(arr,
+		    json_pack("{s:s, s:s}", "name", t[i][0], "description",
+		        t[i][1]));
+	}
+	return (arr);
 }
 
 char *
@@ -224,16 +251,14 @@ gw_openapi_build(size_t *out_len)
 		    item, method_keys[r->method], operation(r, opid));
 	}
 	json_decref(seen);
-	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:o, "
-	                "s:[{s:s},{s:s},{s:s},{s:s},{s:s},{s:s}]}",
+	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:o, s:o}",
 	    "openapi", "3.1.0", "info", "title", "BusBase API", "version",
 	    LC_VERSION, "description",
 	    "BusBase HTTP API v1: auth, collections and records, storage, "
 	    "hooks and administration behind one gateway.",
 	    "servers", "url", "/", "paths", paths, "components", components(),
-	    "tags", "name", "gateway", "name", "auth", "name", "data", "name",
-	    "storage", "name", "hooks", "name", "admin");
-	s = json_dumps(doc, JSON_COMPACT);
+	    "tags", tags());
+	s   = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	// Copy into our allocator so the caller frees it with lc_free.
 	*out_len = strlen(s);

@@ -54,7 +54,7 @@ static int
 is_multi(const char *k, size_t len)
 {
 	return ((len == 6 && memcmp(k, "filter", 6) == 0) ||
-	        (len == 4 && memcmp(k, "sort", 4) == 0));
+	    (len == 4 && memcmp(k, "sort", 4) == 0));
 }
 
 // Adds one key=value pair (both raw). Returns 0 or LC_EINVALID_QUERY.
@@ -76,7 +76,8 @@ add_pair(json_t *obj, const char *k, size_t klen, const char *v, size_t vlen)
 	}
 	ks = json_string_value(key);
 	kl = json_string_length(key);
-	if (is_multi(ks, kl) && (old = json_object_getn(obj, ks, kl)) != NULL) {
+	if (is_multi(ks, kl) &&
+	    (old = json_object_getn(obj, ks, kl)) != NULL) {
 		if (json_is_array(old)) {
 			(void) json_array_append_new(old, val);
 		} else {
@@ -142,10 +143,10 @@ gw_query_parse(const char *qs, size_t len, json_t **out)
 		}
 		if (amp > p) {
 			eq = memchr(p, '=', (size_t) (amp - p));
-			rv = eq == NULL ?
-			         add_pair(obj, p, (size_t) (amp - p), "", 0) :
-			         add_pair(obj, p, (size_t) (eq - p), eq + 1,
-			             (size_t) (amp - eq - 1));
+			rv = eq == NULL
+			    ? add_pair(obj, p, (size_t) (amp - p), "", 0)
+			    : add_pair(obj, p, (size_t) (eq - p), eq + 1,
+			          (size_t) (amp - eq - 1));
 			if (rv != 0) {
 				json_decref(obj);
 				return (rv);

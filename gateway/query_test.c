@@ -1,12 +1,14 @@
 /*
  * query_test.c -- the query string as the envelope's query object.
  */
+// cmocka.h needs these first; clang-format would sort it above them.
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <string.h>
-
 #include <cmocka.h>
+// clang-format on
+#include <string.h>
 
 #include "gw.h"
 #include "lc_err.h"
@@ -95,8 +97,8 @@ test_long_value(void **state)
 	memcpy(qs, "v=", 2);
 	memset(qs + 2, 'x', sizeof(qs) - 2);
 	assert_int_equal(gw_query_parse(qs, sizeof(qs), &q), 0);
-	assert_int_equal(json_string_length(json_object_get(q, "v")),
-	    sizeof(qs) - 2);
+	assert_int_equal(
+	    json_string_length(json_object_get(q, "v")), sizeof(qs) - 2);
 	json_decref(q);
 }
 

@@ -19,9 +19,9 @@
 
 #define WINDOW_MS 60000
 #define SHARDS 32
-#define BUCKETS 512    // per shard
-#define KEY_MAX 64     // longer keys are cut (IPs and user ids fit)
-#define SWEEP_AT 4096  // a shard this full is swept whole
+#define BUCKETS 512     // per shard
+#define KEY_MAX 64      // longer keys are cut (IPs and user ids fit)
+#define SWEEP_AT 4096   // a shard this full is swept whole
 #define SHARD_CAP 16384 // beyond this, new keys are admitted uncounted
 
 struct ent {
@@ -114,8 +114,8 @@ int
 gw_rl_classify(const struct gw_route *rt, int admin_secret, int caller_kind,
     int cred_err, int *by_uid)
 {
-	int user = caller_kind == LC_CALLER_USER ||
-	           caller_kind == LC_CALLER_APIKEY;
+	int user =
+	    caller_kind == LC_CALLER_USER || caller_kind == LC_CALLER_APIKEY;
 
 	*by_uid = 0;
 	if (rt == NULL || rt->rate == GW_RATE_EXEMPT) {
@@ -123,7 +123,8 @@ gw_rl_classify(const struct gw_route *rt, int admin_secret, int caller_kind,
 	}
 	if (cred_err != 0 && lc_err_status(cred_err) == 401) {
 		// A rejected credential counts in its route's IP class.
-		return (rt->rate == GW_RATE_ADMIN ? GW_RL_ADMIN : GW_RL_PUBLIC);
+		return (
+		    rt->rate == GW_RATE_ADMIN ? GW_RL_ADMIN : GW_RL_PUBLIC);
 	}
 	if (rt->rate == GW_RATE_AUTH) {
 		return (GW_RL_AUTH);
@@ -216,7 +217,7 @@ gw_rl_hit(struct gw_rl *rl, int cls, const char *key, size_t keylen,
 		found->cls   = (uint8_t) cls;
 		found->klen  = (uint8_t) keylen;
 		memcpy(found->key, key, keylen);
-		found->next = s->b[(h >> 16) % BUCKETS];
+		found->next               = s->b[(h >> 16) % BUCKETS];
 		s->b[(h >> 16) % BUCKETS] = found;
 		s->n++;
 	}

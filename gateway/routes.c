@@ -2,18 +2,22 @@
  * routes.c -- proto/routes.def expanded into a table, compiled at start into
  * a segment trie, and the allocation-free matcher (see routes.h).
  */
+#include "routes.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lc_msg.h"
-#include "routes.h"
 
 static struct gw_route table[] = {
-#define LC_ROUTE(M, P, MSG, ACC, BODY, RATE)                                 \
-	{ .method = GW_M_##M, .tmpl = (P), .msg = LC_MSG_##MSG,               \
-		.access = GW_ACC_##ACC, .body = GW_BODY_##BODY,               \
-		.rate = GW_RATE_##RATE },
+#define LC_ROUTE(M, P, MSG, ACC, BODY, RATE) \
+	{ .method       = GW_M_##M,          \
+		.tmpl   = (P),               \
+		.msg    = LC_MSG_##MSG,      \
+		.access = GW_ACC_##ACC,      \
+		.body   = GW_BODY_##BODY,    \
+		.rate   = GW_RATE_##RATE },
 #include "routes.def"
 #undef LC_ROUTE
 };
@@ -28,7 +32,7 @@ struct node {
 	int    first_lit; // first literal child, or -1
 	int    next;      // next literal sibling, or -1
 	int    param;     // parameter child, or -1
-	int    path;      // index into paths[] when a template ends here, or -1
+	int    path; // index into paths[] when a template ends here, or -1
 };
 
 // Written once by compile() under pthread_once, read-only afterwards.
@@ -39,12 +43,12 @@ static int            nnodes;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static const char *const method_names[GW_M_COUNT] = {
-	[GW_M_GET] = "GET",
-	[GW_M_HEAD] = "HEAD",
-	[GW_M_POST] = "POST",
-	[GW_M_PUT] = "PUT",
-	[GW_M_PATCH] = "PATCH",
-	[GW_M_DELETE] = "DELETE",
+	[GW_M_GET]     = "GET",
+	[GW_M_HEAD]    = "HEAD",
+	[GW_M_POST]    = "POST",
+	[GW_M_PUT]     = "PUT",
+	[GW_M_PATCH]   = "PATCH",
+	[GW_M_DELETE]  = "DELETE",
 	[GW_M_OPTIONS] = "OPTIONS",
 };
 
@@ -93,9 +97,9 @@ node_child(int n, lc_str seg)
 static void
 add_route(struct gw_route *r)
 {
-	const char     *s   = r->tmpl;
-	const char     *end = s + strlen(s);
-	int             n   = 0;
+	const char     *s     = r->tmpl;
+	const char     *end   = s + strlen(s);
+	int             n     = 0;
 	int             nsegs = 0;
 	lc_str          names[GW_MAX_PARAMS];
 	int             np = 0;
@@ -394,13 +398,13 @@ gw_route_match(int method, const char *path, size_t len, char *buf,
 		// Decoded text is never longer than the raw segment, and the
 		// raw segments plus their separators fit in len + 1.
 		ok = gw_pct_decode(p, seglen, d, &dlen) == 0 &&
-		     gw_utf8_valid(d, dlen);
+		    gw_utf8_valid(d, dlen);
 		c = ok ? find_literal(n, d, dlen) : -1;
 		if (c >= 0) {
 			n = c;
 		} else if (nodes[n].param >= 0 && np < GW_MAX_PARAMS) {
 			if (ok) {
-				d[dlen]         = '\0';
+				d[dlen]        = '\0';
 				out->value[np] = (lc_str) { d, dlen };
 				used += dlen + 1;
 			} else {

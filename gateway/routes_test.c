@@ -2,13 +2,15 @@
  * routes_test.c -- the router: matching, literal-vs-parameter precedence,
  * 404, 405 Allow strings, HEAD, trailing slash, percent decoding.
  */
+// cmocka.h needs these first; clang-format would sort it above them.
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <cmocka.h>
+// clang-format on
 #include <stdio.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 #include "lc_msg.h"
 #include "routes.h"
@@ -19,7 +21,8 @@ static struct gw_match m;
 static int
 match(int method, const char *path)
 {
-	return (gw_route_match(method, path, strlen(path), buf, sizeof(buf), &m));
+	return (
+	    gw_route_match(method, path, strlen(path), buf, sizeof(buf), &m));
 }
 
 // Asserts method+path routes to msg.
@@ -29,9 +32,9 @@ expect_msg(int method, const char *path, int msg)
 	int rv = match(method, path);
 
 	if (rv != GW_MATCH_OK || m.route->msg != msg) {
-		fail_msg("%s %s: rv %d, op %s, expected %s", gw_method_name(method),
-		    path, rv, m.route != NULL ? m.route->op : "-",
-		    lc_msg_name(msg));
+		fail_msg("%s %s: rv %d, op %s, expected %s",
+		    gw_method_name(method), path, rv,
+		    m.route != NULL ? m.route->op : "-", lc_msg_name(msg));
 	}
 }
 
@@ -73,7 +76,8 @@ test_basic(void **state)
 	expect_msg(GW_M_GET, "/metrics", LC_MSG_GW_METRICS);
 	expect_msg(GW_M_GET, "/api/v1/openapi.json", LC_MSG_GW_OPENAPI);
 	expect_msg(GW_M_GET, "/api/v1/admin/settings", LC_MSG_SETTINGS_GET);
-	expect_msg(GW_M_PATCH, "/api/v1/admin/settings", LC_MSG_SETTINGS_PATCH);
+	expect_msg(
+	    GW_M_PATCH, "/api/v1/admin/settings", LC_MSG_SETTINGS_PATCH);
 	expect_msg(GW_M_POST, "/api/v1/auth/login", LC_MSG_AUTH_LOGIN);
 	expect_msg(GW_M_GET, "/api/v1/posts", LC_MSG_RECORDS_LIST);
 	assert_int_equal(m.nparams, 1);
@@ -84,8 +88,10 @@ test_basic(void **state)
 	expect_param(0, "collection", "posts");
 	expect_param(1, "id", "01HV6ZJ6R1Q8Z1Y0M4W3XK2B7C");
 	// a path id that is not a ULID is still routed
-	expect_msg(GW_M_DELETE, "/api/v1/posts/not-a-ulid", LC_MSG_RECORDS_DELETE);
-	expect_msg(GW_M_POST, "/api/v1/posts/abc/restore", LC_MSG_RECORDS_RESTORE);
+	expect_msg(
+	    GW_M_DELETE, "/api/v1/posts/not-a-ulid", LC_MSG_RECORDS_DELETE);
+	expect_msg(
+	    GW_M_POST, "/api/v1/posts/abc/restore", LC_MSG_RECORDS_RESTORE);
 	expect_msg(GW_M_DELETE, "/api/v1/admin/collections/posts/schema/title",
 	    LC_MSG_COLLECTIONS_DROP_COLUMN);
 	expect_param(0, "name", "posts");
@@ -103,7 +109,8 @@ test_literal_wins(void **state)
 {
 	(void) state;
 	expect_msg(GW_M_GET, "/api/v1/posts/count", LC_MSG_RECORDS_COUNT);
-	expect_msg(GW_M_GET, "/api/v1/posts/aggregate", LC_MSG_RECORDS_AGGREGATE);
+	expect_msg(
+	    GW_M_GET, "/api/v1/posts/aggregate", LC_MSG_RECORDS_AGGREGATE);
 	expect_msg(GW_M_POST, "/api/v1/posts/bulk", LC_MSG_RECORDS_BULK);
 	expect_msg(GW_M_POST, "/api/v1/posts/batch", LC_MSG_RECORDS_BATCH);
 	expect_msg(GW_M_GET, "/api/v1/auth/me", LC_MSG_AUTH_ME_GET);
@@ -112,11 +119,12 @@ test_literal_wins(void **state)
 	expect_msg(GW_M_GET, "/api/v1/admin/storage", LC_MSG_FILES_ADMIN_LIST);
 	expect_msg(GW_M_POST, "/api/v1/admin/storage/upload",
 	    LC_MSG_FILES_ADMIN_UPLOAD);
-	expect_msg(GW_M_POST, "/api/v1/admin/sessions/purge",
-	    LC_MSG_SESSIONS_PURGE);
-	expect_msg(GW_M_DELETE, "/api/v1/admin/sessions/S1",
-	    LC_MSG_SESSIONS_DELETE);
-	expect_msg(GW_M_PUT, "/api/v1/storage/upload/tok", LC_MSG_FILES_UPLOAD_SIGNED);
+	expect_msg(
+	    GW_M_POST, "/api/v1/admin/sessions/purge", LC_MSG_SESSIONS_PURGE);
+	expect_msg(
+	    GW_M_DELETE, "/api/v1/admin/sessions/S1", LC_MSG_SESSIONS_DELETE);
+	expect_msg(GW_M_PUT, "/api/v1/storage/upload/tok",
+	    LC_MSG_FILES_UPLOAD_SIGNED);
 	// auth, admin, storage, openapi.json are never collection names
 	expect_rv(GW_M_GET, "/api/v1/auth", GW_MATCH_NOT_FOUND);
 	expect_rv(GW_M_POST, "/api/v1/auth", GW_MATCH_NOT_FOUND);
@@ -126,7 +134,8 @@ test_literal_wins(void **state)
 	expect_rv(GW_M_GET, "/api/v1/openapi.json/x", GW_MATCH_NOT_FOUND);
 	expect_rv(GW_M_GET, "/api/v1/auth/2fa", GW_MATCH_NOT_FOUND);
 	// count etc. are never record ids; upload/sign never file ids
-	expect_rv(GW_M_POST, "/api/v1/posts/count/restore", GW_MATCH_NOT_FOUND);
+	expect_rv(
+	    GW_M_POST, "/api/v1/posts/count/restore", GW_MATCH_NOT_FOUND);
 	expect_allow(GW_M_DELETE, "/api/v1/posts/count", "GET, HEAD, OPTIONS");
 	expect_allow(GW_M_GET, "/api/v1/posts/bulk", "POST, OPTIONS");
 	expect_allow(GW_M_GET, "/api/v1/storage/upload", "POST, OPTIONS");
@@ -157,8 +166,8 @@ test_not_found(void **state)
 	// the buffer must hold the path
 	assert_int_equal(gw_route_match(GW_M_GET, "/healthz", 8, buf, 8, &m),
 	    GW_MATCH_NOT_FOUND);
-	assert_int_equal(gw_route_match(GW_M_GET, "/healthz", 8, buf, 9, &m),
-	    GW_MATCH_OK);
+	assert_int_equal(
+	    gw_route_match(GW_M_GET, "/healthz", 8, buf, 9, &m), GW_MATCH_OK);
 }
 
 static void
@@ -167,18 +176,20 @@ test_405(void **state)
 	(void) state;
 	expect_allow(GW_M_PUT, "/api/v1/posts", "GET, HEAD, POST, OPTIONS");
 	expect_allow(GW_M_POST, "/healthz", "GET, HEAD, OPTIONS");
-	expect_allow(GW_M_POST, "/api/v1/posts/x",
-	    "GET, HEAD, PATCH, DELETE, OPTIONS");
+	expect_allow(
+	    GW_M_POST, "/api/v1/posts/x", "GET, HEAD, PATCH, DELETE, OPTIONS");
 	expect_allow(GW_M_DELETE, "/api/v1/admin/settings",
 	    "GET, HEAD, PATCH, OPTIONS");
 	expect_allow(GW_M_GET, "/api/v1/auth/login", "POST, OPTIONS");
 	expect_allow(GW_M_HEAD, "/api/v1/auth/login", "POST, OPTIONS");
 	expect_allow(GW_M_GET, "/api/v1/auth/2fa/disable", "DELETE, OPTIONS");
-	expect_allow(GW_M_PUT, "/api/v1/auth/me", "GET, HEAD, PATCH, DELETE, OPTIONS");
-	expect_allow(GW_M_OPTIONS, "/api/v1/posts", "GET, HEAD, POST, OPTIONS");
+	expect_allow(
+	    GW_M_PUT, "/api/v1/auth/me", "GET, HEAD, PATCH, DELETE, OPTIONS");
+	expect_allow(
+	    GW_M_OPTIONS, "/api/v1/posts", "GET, HEAD, POST, OPTIONS");
 	expect_allow(-1, "/api/v1/posts", "GET, HEAD, POST, OPTIONS");
-	expect_allow(GW_M_GET, "/api/v1/admin/collections/c/rules",
-	    "PUT, OPTIONS");
+	expect_allow(
+	    GW_M_GET, "/api/v1/admin/collections/c/rules", "PUT, OPTIONS");
 }
 
 static void
@@ -300,10 +311,12 @@ test_table_roundtrip(void **state)
 		path[o] = '\0';
 		expect_rv(rt[i].method, path, GW_MATCH_OK);
 		if (m.route != &rt[i]) {
-			fail_msg("%s %s routed to %s", gw_method_name(rt[i].method),
-			    rt[i].tmpl, m.route->tmpl);
+			fail_msg("%s %s routed to %s",
+			    gw_method_name(rt[i].method), rt[i].tmpl,
+			    m.route->tmpl);
 		}
-		assert_non_null(strstr(m.path->allow, gw_method_name(rt[i].method)));
+		assert_non_null(
+		    strstr(m.path->allow, gw_method_name(rt[i].method)));
 		assert_non_null(rt[i].op);
 	}
 }

@@ -8,7 +8,8 @@
 # Not a test: it always exits 0.
 #
 # Environment: BENCH_DURATION (10s), BENCH_CONNS (64), BENCH_THREADS (2),
-# BENCH_IDLE (1000).
+# BENCH_IDLE (1000), BENCH_LOG_LEVEL (unset: the default "info", one access
+# log line per request; e.g. "warn" to measure without access logs).
 cd "$(dirname "$0")/../.." || exit 0
 ROOT=$(pwd)
 DUR=${BENCH_DURATION:-10s}
@@ -78,7 +79,7 @@ else
 		say "launcher not healthy within 20 s; log tail:"
 		tail -20 "$DDIR/launcher.log"
 		LPORT=
-	elif ! st=$($U patch-limits "$LPORT" "$SECRET"); then
+	elif ! st=$($U patch-limits "$LPORT" "$SECRET" $BENCH_LOG_LEVEL); then
 		say "PATCH rate limits -> $st (L1 numbers would be 429s)"
 	fi
 fi
@@ -91,6 +92,12 @@ run() {
 		eval "R_$name='0 nan nan 0 0'"; return
 	fi
 	f=$OUT/wrk-$name.txt
+	# 1 s warm-up (connections, caches), not measured
+	if [ -n "$hdr" ]; then
+		wrk -t"$THREADS" -c"$CONNS" -d1s -H "$hdr" "http://127.0.0.1:$port$path" >/dev/null 2>&1
+	else
+		wrk -t"$THREADS" -c"$CONNS" -d1s "http://127.0.0.1:$port$path" >/dev/null 2>&1
+	fi
 	if [ -n "$hdr" ]; then
 		wrk -t"$THREADS" -c"$CONNS" -d"$DUR" --latency -H "$hdr" "http://127.0.0.1:$port$path" >"$f" 2>&1
 	else
@@ -99,7 +106,7 @@ run() {
 	eval "R_$name='$($U wrk-parse "$f")'"
 }
 
-say "wrk -t$THREADS -c$CONNS -d$DUR --latency (raw output in $OUT/wrk-*.txt)"
+say "wrk -t$THREADS -c$CONNS -d$DUR --latency (raw output in $OUT/wrk-*.txt); log_level ${BENCH_LOG_LEVEL:-info (default)}"
 run hello "$HPORT" /
 run L0 "$LPORT" /healthz
 if [ -n "$LPORT" ]; then

@@ -5,7 +5,8 @@
   util.py wait-health PORT TIMEOUT          exit 0 when /api/v1/admin/health is 200
   util.py wait-http PORT PATH TIMEOUT       exit 0 when GET PATH answers at all
   util.py status PORT PATH [TOKEN]          prints the status of one GET
-  util.py patch-limits PORT TOKEN           every rate limit -> 0 (unlimited)
+  util.py patch-limits PORT TOKEN [LEVEL]   every rate limit -> 0 (unlimited),
+                                            and log_level -> LEVEL if given
   util.py gateway-pid DATA_DIR              pid of busbase-gateway for DATA_DIR
   util.py rss PID                           VmRSS in KiB
   util.py idle-rss PORT PID N               open N keep-alive connections, one
@@ -71,10 +72,12 @@ def wait_http(port, path, timeout):
     return 1
 
 
-def patch_limits(port, token):
+def patch_limits(port, token, log_level=None):
     body = {k: 0 for k in ("rate_limit_public_reads", "rate_limit_auth",
                            "rate_limit_authenticated", "rate_limit_admin",
                            "rate_limit_file_upload")}
+    if log_level:
+        body["log_level"] = log_level
     st, data = get(int(port), "/api/v1/admin/settings", token, "PATCH", body)
     print(st)
     return 0 if st == 200 else 1
@@ -190,7 +193,7 @@ def main(a):
             return 1
         return 0
     if cmd == "patch-limits":
-        return patch_limits(a[1], a[2])
+        return patch_limits(a[1], a[2], a[3] if len(a) > 3 else None)
     if cmd == "gateway-pid":
         return gateway_pid(a[1])
     if cmd == "rss":

@@ -410,8 +410,13 @@ class Cluster(_Base):
                                    "launcher log tail:\n%s" % (timeout, tail))
         return self
 
-    def wait_healthy(self, timeout=15.0, need_ok=True):
-        """Polls GET /api/v1/admin/health until 200 (and every service ok)."""
+    def wait_healthy(self, timeout=15.0, need_ok=True, ready=True):
+        """Polls GET /api/v1/admin/health until 200 (and every service ok).
+        ready: also wait until the gateway reaches every service
+        (/metrics: busbase_service_up 1 for all six) and admin reaches the
+        gateway (stats: gateway ok), so that tests do not race the start.
+        (test_propagation.StartupReadinessTest checks that health 200 alone
+        already means ready.)"""
         end = time.monotonic() + timeout
         last = None
         while time.monotonic() < end:
@@ -420,14 +425,37 @@ class Cluster(_Base):
             try:
                 r = self.request("GET", "/api/v1/admin/health", timeout=3)
                 last = r
-                if r.status == 200 and (not need_ok or self._all_ok(r.body)):
+                if r.status == 200 and (not need_ok or self._all_ok(r.body)) \
+                        and (not ready or self._ready()):
                     return r
             except (OSError, http.client.HTTPException) as e:
                 last = e
-            time.sleep(0.1)
+            time.sleep(0.05)
         raise TimeoutError("health not 200 within %.1fs (last: %r)"
                            % (timeout, last if not isinstance(last, Resp)
                               else (last.status, last.body)))
+
+    _UP_RE = re.compile(r'^busbase_service_up\{[^}]*service="(\w+)"[^}]*\} (\S+)$', re.M)
+
+    def _ready(self):
+        m = self.request("GET", "/metrics", timeout=3)
+        if m.status != 200:
+            return False
+        up = dict(self._UP_RE.findall(m.raw.decode(errors="replace")))
+        if any(up.get(s) not in ("1", "1.0") for s in ALL_PROCS):
+            return False
+        if self.admin:
+            # from a dedicated client IP: never eats the tests' rate windows
+            st = self.request("GET", "/api/v1/admin/stats", token=self.admin,
+                              timeout=3, source="127.0.0.254")
+            if st.status == 429:
+                return True
+            try:
+                return st.status == 200 and all(
+                    st.body["services"][s]["status"] == "ok" for s in ALL_PROCS)
+            except (KeyError, TypeError):
+                return False
+        return True
 
     @staticmethod
     def _all_ok(body):
@@ -607,7 +635,33 @@ class Service(_Base):
 
 # ---- unittest base ---------------------------------------------------------
 
-class ClusterTest(unittest.TestCase):
+class Checks:
+    """Assertion helpers (mixed into unittest.TestCase classes)."""
+
+    def assertError(self, r, status, code, field=None, msg=None):
+        """status, the {"error","code"[,"field"]} shape, the code and field."""
+        ctx = "%s -> %s %r" % (msg or "", r.status, r.body)
+        self.assertEqual(r.status, status, ctx)
+        self.assertIsInstance(r.body, dict, "error body is not JSON: " + ctx)
+        self.assertIsInstance(r.body.get("error"), str, ctx)
+        self.assertTrue(r.body.get("error"), ctx)
+        self.assertEqual(r.body.get("code"), code, ctx)
+        if field is None:
+            self.assertNotIn("field", r.body, ctx)
+        else:
+            self.assertEqual(r.body.get("field"), field, ctx)
+        ct = r.headers.get("Content-Type", "")
+        self.assertEqual(ct.lower().replace(" ", ""),
+                         "application/json;charset=utf-8", ctx)
+        extra = set(r.body) - {"error", "code", "field"}
+        self.assertFalse(extra, "unexpected keys in error body: %r" % extra)
+
+    def assertStatus(self, r, status, msg=None):
+        self.assertEqual(r.status, status,
+                         "%s -> %s %r" % (msg or "", r.status, r.body))
+
+
+class ClusterTest(Checks, unittest.TestCase):
     """One cluster per test class. Subclasses may set:
     RAISE_LIMITS (True): PATCH every rate limit to 0 after start;
     CLUSTER_ENV: extra environment."""
@@ -635,29 +689,6 @@ class ClusterTest(unittest.TestCase):
     def tearDownClass(cls):
         if cls.cluster is not None:
             cls.cluster.close()
-
-    # ---- assertions
-    def assertError(self, r, status, code, field=None, msg=None):
-        """status, the {"error","code"[,"field"]} shape, the code and field."""
-        ctx = "%s -> %s %r" % (msg or "", r.status, r.body)
-        self.assertEqual(r.status, status, ctx)
-        self.assertIsInstance(r.body, dict, "error body is not JSON: " + ctx)
-        self.assertIsInstance(r.body.get("error"), str, ctx)
-        self.assertTrue(r.body.get("error"), ctx)
-        self.assertEqual(r.body.get("code"), code, ctx)
-        if field is None:
-            self.assertNotIn("field", r.body, ctx)
-        else:
-            self.assertEqual(r.body.get("field"), field, ctx)
-        ct = r.headers.get("Content-Type", "")
-        self.assertEqual(ct.lower().replace(" ", ""),
-                         "application/json;charset=utf-8", ctx)
-        extra = set(r.body) - {"error", "code", "field"}
-        self.assertFalse(extra, "unexpected keys in error body: %r" % extra)
-
-    def assertStatus(self, r, status, msg=None):
-        self.assertEqual(r.status, status,
-                         "%s -> %s %r" % (msg or "", r.status, r.body))
 
 
 def is_int(v):

@@ -158,7 +158,7 @@ def main(argv):
         print("failed:")
         for n in result.failed_names:
             print("  " + n)
-    print("integration time: %.1fs" % dt)
+    print("elapsed: %.1fs" % dt)
     print("integration: %d passed, %d failed" % (result.passed, failed))
     return 1 if failed else 0
 

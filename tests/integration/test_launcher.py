@@ -9,7 +9,7 @@ import stat
 import time
 import unittest
 
-from harness import ALL_PROCS, Cluster, pids_with_data_dir
+from harness import ALL_PROCS, Checks, Cluster, pids_with_data_dir
 
 
 def find_file(root, name):
@@ -36,7 +36,7 @@ def parse_env_file(path):
     return out
 
 
-class LauncherTest(unittest.TestCase):
+class LauncherTest(Checks, unittest.TestCase):
     cluster = None
 
     def tearDown(self):

@@ -5,8 +5,9 @@ import os
 import signal
 import threading
 import time
+import unittest
 
-from harness import SERVICES, ClusterTest, is_int
+from harness import ALL_PROCS, SERVICES, Cluster, ClusterTest, is_int
 
 S = "/api/v1/admin/settings"
 
@@ -100,3 +101,36 @@ class PropagationTest(ClusterTest):
                 break
             time.sleep(0.1)
         self.assertEqual(got, v, "hooks did not catch up after SIGCONT")
+
+
+class StartupReadinessTest(unittest.TestCase):
+    """Once GET /api/v1/admin/health first answers 200 with every service
+    ok, the system is ready: the gateway reaches every service, and a
+    settings PATCH is confirmed by every process before its 200."""
+
+    def test_ready_when_healthy(self):
+        c = Cluster()
+        try:
+            c.start(wait=False)
+            c.wait_healthy(15, ready=False)
+            r = c.admin_req("PATCH", S, {"maintenance_mode": True})
+            self.assertEqual(r.status, 200, r.body)
+            n = c.request("GET", "/api/v1/posts")
+            self.assertEqual(n.status, 503, n.body)
+            self.assertEqual(n.body.get("code"), "maintenance",
+                             "the gateway missed a PATCH made right after health 200")
+            snap = c.ctl_call("admin", "settings.snapshot")
+            for s in SERVICES:
+                v = c.ctl_call(s, "svc.settings")
+                self.assertEqual(v.body.get("version"), snap.body["version"],
+                                 "%s missed a PATCH made right after health 200" % s)
+            m = c.request("GET", "/metrics").raw.decode()
+            for s in ALL_PROCS:
+                self.assertRegex(m, r'(?m)^busbase_service_up\{[^}]*service="%s"[^}]*\} 1(\.0)?$' % s,
+                                 "/metrics right after health 200: %s not up" % s)
+            st = c.admin_req("GET", "/api/v1/admin/stats").body
+            for s in ALL_PROCS:
+                self.assertEqual(st["services"][s]["status"], "ok",
+                                 "stats right after health 200: %r" % st["services"])
+        finally:
+            c.close()
