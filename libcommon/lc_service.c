@@ -78,6 +78,15 @@ static int
 h_health(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 {
 	LC_UNUSED(rq);
+	// Not ready until it holds admin's settings: a service running on
+	// defaults must not look healthy (API.md §5.8: settings survive
+	// restarts).
+	if (!lc_settings_ready()) {
+		lc_rep_json(rp, 503,
+		    json_pack("{s:s, s:s}", "status", "starting", "service",
+		        w->svc->name));
+		return (0);
+	}
 	lc_rep_json(rp, 200,
 	    json_pack("{s:s, s:s, s:I}", "status", "ok", "service",
 	        w->svc->name, "uptime_s", (json_int_t) uptime_s()));
@@ -338,6 +347,15 @@ lc_service_main(const struct lc_service_def *def, int argc, char **argv)
 	if (lc_cfg_load(&s.cfg) != 0) {
 		lc_log_err("SVC-CONFIG",
 		    "%s: invalid configuration (see above); exiting", s.name);
+		return (2);
+	}
+	// API.md §1.12: a service started on its own without the secrets
+	// refuses to start (the launcher generates them).
+	if (s.cfg.secret_key_len == 0 || s.cfg.admin_secret_len == 0) {
+		lc_log_err("SVC-CONFIG",
+		    "%s: SECRET_KEY and ADMIN_SECRET must be set (the busbase "
+		    "launcher generates them); exiting",
+		    s.name);
 		return (2);
 	}
 	s.started_ms = lc_now_ms();

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -604,12 +605,23 @@ install(const json_t *settings, int64_t version, int only_newer)
 	return (1);
 }
 
+// 1 once this process holds admin's settings (a snapshot, or the owner's
+// own install); owner: this module.
+static atomic_int settings_ready;
+
 void
 lc_settings_install(json_t *settings, int64_t version)
 {
 	// The owner (admin) installs unconditionally; the object is copied,
 	// the caller keeps its reference.
 	(void) install(settings, version, 0);
+	atomic_store(&settings_ready, 1);
+}
+
+int
+lc_settings_ready(void)
+{
+	return (atomic_load(&settings_ready));
 }
 
 json_t *
@@ -762,7 +774,9 @@ follow_resync(void *arg)
 		rv = LC_EUNAVAILABLE;
 		goto out;
 	}
-	rv = install_doc(rp.body, "snapshot");
+	if ((rv = install_doc(rp.body, "snapshot")) == 0) {
+		atomic_store(&settings_ready, 1);
+	}
 out:
 	lc_req_fini(&rq);
 	lc_rep_fini(&rp);

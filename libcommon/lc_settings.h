@@ -82,12 +82,16 @@ struct lc_req;
 struct lc_rep;
 typedef int (*lc_settings_extra_fn)(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
-LC_NODISCARD int lc_settings_follow(const struct lc_cfg *cfg,
-    const char *name, lc_settings_extra_fn extra, void *extra_arg);
-void lc_settings_unfollow(void);
+LC_NODISCARD int lc_settings_follow(const struct lc_cfg *cfg, const char *name,
+    lc_settings_extra_fn extra, void *extra_arg);
+void             lc_settings_unfollow(void);
 
 // Admin (the owner) installs settings directly.
 void lc_settings_install(json_t *settings, int64_t version);
+
+// 1 once this process holds admin's settings (first snapshot received, or
+// installed by the owner); until then svc.health answers 503 "starting".
+int lc_settings_ready(void);
 
 // Current settings (new reference) and version (0 = defaults only).
 json_t *lc_settings_current(int64_t *version);

@@ -656,6 +656,16 @@ adm_h_system_health(
 		}
 		json_object_set_new(services, lc_svc_name(svc), e);
 	}
+	// Until every running process has joined admin's survey, a settings
+	// change could not be confirmed everywhere: not ready yet. Expected:
+	// each live service plus at least one gateway.
+	if (!down && st->survey != NULL &&
+	    lc_survey_peers(st->survey) < LC_SVC_HOOKS - LC_SVC_AUTH + 2) {
+		down = 1;
+		json_object_set_new(services, "gateway",
+		    json_pack("{s:s,s:i,s:s}", "status", "starting",
+		        "latency_ms", 0, "error", "not connected"));
+	}
 	// Admin answers for itself: it is running this handler.
 	json_object_set_new(services, "admin",
 	    json_pack("{s:s,s:i}", "status", "ok", "latency_ms", 0));
