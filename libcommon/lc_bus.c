@@ -27,7 +27,7 @@
 #include "lc_msg.h"
 
 #define RECONN_MIN_MS 20
-#define RECONN_MAX_MS 500
+#define RECONN_MAX_MS 100 // a restarted peer is found again within 0.1 s
 #define PUBSUB_BUF 8192
 #define HEARTBEAT_MS 1000
 #define SUB_RECV_MS 1000
