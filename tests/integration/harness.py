@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -90,12 +91,27 @@ def live_objects():
 
 
 def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port that is free now and outside the kernel's ephemeral range:
+    a port from bind(0) is ephemeral, and the many client connections the
+    suite opens can take it again before the gateway binds it."""
+    lo, hi = 32768, 60999
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+    except (OSError, ValueError):
+        pass
+    candidates = [p for p in range(10000, 30000) if not lo <= p <= hi]
+    for _ in range(200):
+        port = random.choice(candidates)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port found")
 
 
 def find_promtool():
@@ -318,6 +334,8 @@ class _Base:
             return "(no log)"
         with open(self.log_path, "rb") as f:
             lines = f.read().decode(errors="replace").splitlines()
+        # per-request access lines drown the interesting ones
+        lines = [l for l in lines if " GW-REQ " not in l]
         return "\n".join(lines[-n:])
 
     def log_text(self):
