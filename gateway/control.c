@@ -270,6 +270,7 @@ out:
 	if (restart && rc == 0) {
 		gw_free(g);
 		lc_log_info("GW-RESTART", "re-executing");
+		lc_cloexec_all();
 		(void) execv("/proc/self/exe", argv);
 		lc_log_err("GW-RESTART", "execv: %s", strerror(errno));
 		return (1);

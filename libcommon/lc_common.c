@@ -4,7 +4,9 @@
  */
 #include "lc_common.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,4 +183,31 @@ lc_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
 	}
 	*out = v;
 	return (0);
+}
+
+void
+lc_cloexec_all(void)
+{
+	DIR           *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int            self;
+
+	if (d == NULL) {
+		return;
+	}
+	self = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		int64_t fd;
+
+		if (lc_parse_i64(e->d_name, strlen(e->d_name), 3, INT32_MAX,
+		        &fd) != 0 ||
+		    fd == self) {
+			continue;
+		}
+		int fl = fcntl((int) fd, F_GETFD);
+		if (fl >= 0) {
+			(void) fcntl((int) fd, F_SETFD, fl | FD_CLOEXEC);
+		}
+	}
+	closedir(d);
 }

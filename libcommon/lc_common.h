@@ -44,6 +44,11 @@ int64_t lc_now_ms(void);
 int64_t lc_mono_ms(void);
 int64_t lc_mono_ns(void);
 
+// Marks every descriptor above 2 close-on-exec, so a process that
+// re-executes itself (restart) carries no socket of its old image: a peer
+// must see the old connections close, not hang on a descriptor nobody reads.
+void lc_cloexec_all(void);
+
 // Parses a whole decimal integer in [min, max]; 0 or LC_EVALIDATION.
 LC_NODISCARD int lc_parse_i64(
     const char *s, size_t len, int64_t min, int64_t max, int64_t *out);

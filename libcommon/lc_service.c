@@ -431,6 +431,7 @@ out:
 		// The resolved path keeps the process name (exec of
 		// /proc/self/exe would rename it "exe"); /proc/self/exe is
 		// the fallback when that path is gone.
+		lc_cloexec_all();
 		if (exe_path[0] != '\0') {
 			execv(exe_path, argv);
 			lc_log_warn("SVC-RESTART", "execv %s: %s", exe_path,
