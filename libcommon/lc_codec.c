@@ -335,6 +335,18 @@ pack_bin_object(msgpack_packer *pk, const json_t *j, int *done)
 	        json_string_value(s), json_string_length(s), &bin, &n) != 0) {
 		return (0); // not base64url: an ordinary object
 	}
+	// Only the canonical form (what bin decodes to) is bin again, so a
+	// JSON -> msgpack -> JSON round trip never changes a value (found by
+	// fuzz_codec: non-zero trailing bits decode but re-encode
+	// differently).
+	char *canon = lc_b64url_encode(bin, n);
+	int   same  = strlen(canon) == json_string_length(s) &&
+	    memcmp(canon, json_string_value(s), json_string_length(s)) == 0;
+	lc_free(canon);
+	if (!same) {
+		lc_free(bin);
+		return (0);
+	}
 	if (msgpack_pack_bin(pk, n) != 0 ||
 	    (n > 0 && msgpack_pack_bin_body(pk, bin, n) != 0)) {
 		rv = LC_ENOMEM;

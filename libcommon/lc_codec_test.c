@@ -325,11 +325,37 @@ test_to_json_object(void **state)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+// Regression (fuzz_codec): {"$bin": s} with s a non-canonical base64url
+// or non-ASCII string ("\xdc\x9ain" decoded as "__in") must stay that
+// object on a round trip.
+static void
+test_bin_object_noncanonical(void **state)
+{
+	static const char *const cases[] = { "aGl", "YR", "YS", "Yf", "_w",
+		"__", "AB", "AAB", "\xdc\x9ain" };
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *in  = json_pack("{s:s}", "$bin", cases[i]);
+		json_t *out = NULL;
+		void   *buf = NULL;
+		size_t  len = 0;
+
+		assert_int_equal(lc_codec_encode_json(in, &buf, &len), 0);
+		assert_int_equal(lc_codec_decode_json(buf, len, &out), 0);
+		assert_true(json_equal(in, out));
+		json_decref(in);
+		json_decref(out);
+		lc_free(buf);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_bin_object_noncanonical),
 		cmocka_unit_test(test_containers),
 		cmocka_unit_test(test_int_encodings),
 		cmocka_unit_test(test_float32),

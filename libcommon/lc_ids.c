@@ -176,6 +176,17 @@ lc_b64url_decode(const char *s, size_t len, uint8_t **out, size_t *out_len)
 	if (s == NULL && len > 0) {
 		return (LC_EVALIDATION);
 	}
+	// libsodium maps some bytes >= 0x80 onto the alphabet: check the
+	// alphabet ourselves so the decoding is strict (and canonical input is
+	// the only input).
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char) s[i];
+
+		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		        (ch >= '0' && ch <= '9') || ch == '-' || ch == '_')) {
+			return (LC_EVALIDATION);
+		}
+	}
 	bin = lc_alloc(len / 4 * 3 + 3);
 	// b64_end NULL: the whole input must be consumed, else -1 (with an
 	// end pointer libsodium "succeeds" on a valid prefix).
