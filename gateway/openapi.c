@@ -6,6 +6,7 @@
  * schema {"error","code","field"?}. Later issues add request and response
  * schemas per operation.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,15 +15,18 @@
 
 #define ERR_REF "#/components/responses/Error"
 
-static const char *const method_keys[GW_M_COUNT] = {
-	[GW_M_GET]     = "get",
-	[GW_M_HEAD]    = "head",
-	[GW_M_POST]    = "post",
-	[GW_M_PUT]     = "put",
-	[GW_M_PATCH]   = "patch",
-	[GW_M_DELETE]  = "delete",
-	[GW_M_OPTIONS] = "options",
-};
+// OpenAPI path-item keys are the lowercase HTTP method names.
+static void
+method_key(int m, char *out, size_t len)
+{
+	const char *name = gw_method_name(m);
+	size_t      i;
+
+	for (i = 0; i + 1 < len && name[i] != '\0'; i++) {
+		out[i] = (char) tolower((unsigned char) name[i]);
+	}
+	out[i] = '\0';
+}
 
 // "/api/v1/:collection/:id" -> "/api/v1/{collection}/{id}".
 static void
@@ -225,6 +229,7 @@ gw_openapi_build(size_t *out_len)
 		const struct gw_route *r = &routes[i];
 		char                   p[256];
 		char                   opid[96];
+		char                   mkey[16];
 		json_t                *item;
 		json_int_t             k;
 
@@ -247,8 +252,8 @@ gw_openapi_build(size_t *out_len)
 			(void) snprintf(opid, sizeof(opid), "%s.%lld", r->op,
 			    (long long) k);
 		}
-		(void) json_object_set_new(
-		    item, method_keys[r->method], operation(r, opid));
+		method_key(r->method, mkey, sizeof(mkey));
+		(void) json_object_set_new(item, mkey, operation(r, opid));
 	}
 	json_decref(seen);
 	doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s}], s:o, s:o, s:o}",
