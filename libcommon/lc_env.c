@@ -63,6 +63,7 @@ lc_rep_fini(struct lc_rep *rp)
 	}
 	json_decref(rp->body);
 	json_decref(rp->headers);
+	json_decref(rp->fx);
 	lc_free(rp->raw);
 	lc_rep_init(rp);
 }
@@ -153,6 +154,21 @@ lc_rep_header(struct lc_rep *rp, const char *name, const char *value)
 	json_object_set_new(rp->headers, name, v);
 }
 
+void
+lc_rep_effect(struct lc_rep *rp, int topic, json_t *payload)
+{
+	json_t *e = json_pack("{s:s, s:o}", "t", lc_topic_name(topic), "p",
+	    payload != NULL ? payload : json_null());
+
+	if (e == NULL) {
+		return;
+	}
+	if (rp->fx == NULL) {
+		rp->fx = json_array();
+	}
+	(void) json_array_append_new(rp->fx, e);
+}
+
 /* ---- packing helpers ---- */
 
 static int
@@ -227,7 +243,7 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 	msgpack_sbuffer sb;
 	msgpack_packer  pk;
 	const char     *op = lc_msg_name(rq->op);
-	size_t          rlen, iplen;
+	size_t          rlen, iplen, ualen;
 	uint32_t        n  = 2; // v, op
 	int             rv = 0;
 	int             has_body;
@@ -241,9 +257,10 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 	}
 	rlen     = strnlen(rq->rid, sizeof(rq->rid));
 	iplen    = strnlen(rq->ip, sizeof(rq->ip));
+	ualen    = strnlen(rq->ua, sizeof(rq->ua));
 	has_body = rq->raw != NULL || rq->body != NULL;
 	n += (uint32_t) ((rlen > 0) + 1 /* caller */ + (rq->params != NULL) +
-	    (rq->query != NULL) + has_body + (iplen > 0) +
+	    (rq->query != NULL) + has_body + (iplen > 0) + (ualen > 0) +
 	    (rq->deadline != 0));
 
 	msgpack_sbuffer_init(&sb);
@@ -292,6 +309,9 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 		goto out;
 	}
 	if (iplen > 0 && (rv = pk_str(&pk, "ip", rq->ip, iplen)) != 0) {
+		goto out;
+	}
+	if (ualen > 0 && (rv = pk_str(&pk, "ua", rq->ua, ualen)) != 0) {
 		goto out;
 	}
 	if (rq->deadline != 0) {
@@ -435,6 +455,8 @@ enum {
 	K_TS       = 1u << 14,
 	K_SRC      = 1u << 15,
 	K_P        = 1u << 16,
+	K_FX       = 1u << 17,
+	K_UA       = 1u << 18,
 };
 
 static int
@@ -535,6 +557,22 @@ req_field(struct lc_req *rq, lc_str k, const msgpack_object *o, unsigned *mask)
 		rq->ip[o->via.str.size] = '\0';
 		return (0);
 	}
+	if (lc_str_eqz(k, "ua")) {
+		if ((rv = seen(mask, K_UA)) != 0) {
+			return (rv);
+		}
+		if (o->type == MSGPACK_OBJECT_NIL) {
+			return (0);
+		}
+		if (o->type != MSGPACK_OBJECT_STR ||
+		    o->via.str.size > LC_UA_MAX ||
+		    !printable(o->via.str.ptr, o->via.str.size)) {
+			return (LC_EPROTO);
+		}
+		memcpy(rq->ua, nz(o->via.str.ptr), o->via.str.size);
+		rq->ua[o->via.str.size] = '\0';
+		return (0);
+	}
 	if (lc_str_eqz(k, "deadline")) {
 		if ((rv = seen(mask, K_DEADLINE)) != 0) {
 			return (rv);
@@ -624,6 +662,7 @@ lc_env_encode_rep(const struct lc_rep *rp, void **out, size_t *out_len)
 		n++;
 	}
 	n += (uint32_t) (rp->headers != NULL);
+	n += (uint32_t) (rp->fx != NULL);
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -644,8 +683,12 @@ lc_env_encode_rep(const struct lc_rep *rp, void **out, size_t *out_len)
 	    (rv = pk_json(&pk, "body", rp->body)) != 0) {
 		goto out;
 	}
-	if (rp->headers != NULL) {
-		rv = pk_json(&pk, "headers", rp->headers);
+	if (rp->headers != NULL &&
+	    (rv = pk_json(&pk, "headers", rp->headers)) != 0) {
+		goto out;
+	}
+	if (rp->fx != NULL) {
+		rv = pk_json(&pk, "fx", rp->fx);
 	}
 out:
 	sb_finish(&sb, rv, out, out_len);
@@ -728,6 +771,19 @@ rep_field(struct lc_rep *rp, lc_str k, const msgpack_object *o, unsigned *mask)
 			return (0);
 		}
 		return (get_headers(o, &rp->headers));
+	}
+	if (lc_str_eqz(k, "fx")) {
+		if ((rv = seen(mask, K_FX)) != 0) {
+			return (rv);
+		}
+		if (o->type == MSGPACK_OBJECT_NIL) {
+			return (0);
+		}
+		if (o->type != MSGPACK_OBJECT_ARRAY ||
+		    lc_codec_to_json(o, &rp->fx) != 0) {
+			return (LC_EPROTO);
+		}
+		return (0);
 	}
 	if (lc_str_eqz(k, "ctype")) {
 		if ((rv = seen(mask, K_CTYPE)) != 0) {

@@ -21,6 +21,7 @@
 #define LC_ENV_VERSION 1
 #define LC_RID_MAX 128
 #define LC_IP_MAX 64
+#define LC_UA_MAX 512 // User-Agent, printable ASCII (the gateway sanitizes)
 
 enum lc_caller_kind {
 	LC_CALLER_ANON = 0,
@@ -37,6 +38,7 @@ struct lc_req {
 	char    op_name[64];          // the wire op name as received
 	char    rid[LC_RID_MAX + 1];  // request id ("" if none)
 	char    ip[LC_IP_MAX + 1];
+	char    ua[LC_UA_MAX + 1]; // the client's User-Agent, or ""
 	int64_t deadline;             // absolute Unix ms; 0 = none
 	int     caller_kind;          // enum lc_caller_kind
 	json_t *caller;               // object: kind, uid, sid, email, roles, verified
@@ -55,6 +57,10 @@ struct lc_rep {
 	void   *raw;      // raw body (owned, lc_alloc'd), used instead of body
 	size_t  raw_len;
 	char    content_type[128]; // for raw bodies
+	// Effects (reply key "fx"): an array of {"t": topic name, "p": payload}
+	// that the caller applies to its own state before it answers, the same
+	// events the service also publishes (proto/README.md §3.2). NULL: none.
+	json_t *fx;
 };
 
 void lc_req_init(struct lc_req *rq);
@@ -67,6 +73,8 @@ void lc_rep_fini(struct lc_rep *rp);
 void lc_rep_error(struct lc_rep *rp, int err, const char *msg, const char *field);
 // Sets a JSON reply (takes the reference of body).
 void lc_rep_json(struct lc_rep *rp, int status, json_t *body);
+// Appends the effect {"t": topic name, "p": payload} (payload taken).
+void lc_rep_effect(struct lc_rep *rp, int topic, json_t *payload);
 // Adds a header (copies both strings).
 void lc_rep_header(struct lc_rep *rp, const char *name, const char *value);
 
