@@ -48,6 +48,7 @@ test_req_roundtrip(void **state)
 	rq.op = LC_MSG_AUTH_LOGIN;
 	snprintf(rq.rid, sizeof(rq.rid), "01HVABC:req-1");
 	snprintf(rq.ip, sizeof(rq.ip), "203.0.113.9");
+	snprintf(rq.ua, sizeof(rq.ua), "curl/8.5.0");
 	rq.deadline = 1790000000123;
 	rq.caller   = json_pack("{s:s, s:s, s:s, s:[s], s:b}", "kind", "user",
 	      "uid", "01HV", "sid", "s1", "roles", "admin", "verified", 1);
@@ -61,6 +62,7 @@ test_req_roundtrip(void **state)
 	assert_string_equal(back.op_name, "auth.login");
 	assert_string_equal(back.rid, "01HVABC:req-1");
 	assert_string_equal(back.ip, "203.0.113.9");
+	assert_string_equal(back.ua, "curl/8.5.0");
 	assert_true(back.deadline == 1790000000123);
 	assert_int_equal(back.caller_kind, LC_CALLER_USER);
 	assert_true(json_equal(rq.caller, back.caller));
@@ -512,6 +514,67 @@ test_event(void **state)
 	json_decref(p);
 }
 
+// The user agent: printable ASCII up to LC_UA_MAX; anything else refused.
+static void
+test_req_ua(void **state)
+{
+	char          long_ua[LC_UA_MAX + 2];
+	const char   *bad[] = { "tab\there", "\xc3\xa9", long_ua };
+	struct mp     m;
+	struct lc_req rq;
+
+	(void) state;
+	memset(long_ua, 'u', LC_UA_MAX + 1);
+	long_ua[LC_UA_MAX + 1] = '\0';
+	for (size_t i = 0; i < LC_NELEM(bad); i++) {
+		mp_init(&m);
+		msgpack_pack_map(&m.pk, 3);
+		mp_str(&m, "v");
+		msgpack_pack_int(&m.pk, 1);
+		mp_str(&m, "op");
+		mp_str(&m, "svc.health");
+		mp_str(&m, "ua");
+		mp_str(&m, bad[i]);
+		lc_req_init(&rq);
+		assert_int_equal(
+		    lc_env_decode_req(m.sb.data, m.sb.size, &rq), LC_EPROTO);
+		lc_req_fini(&rq);
+		msgpack_sbuffer_destroy(&m.sb);
+	}
+}
+
+// Effects travel with the reply, also on an error reply.
+static void
+test_rep_fx(void **state)
+{
+	struct lc_rep rp, back;
+	void         *buf = NULL;
+	size_t        len = 0;
+	json_t       *e;
+
+	(void) state;
+	lc_rep_init(&rp);
+	lc_rep_effect(&rp, LC_TOPIC_SESS_REVOKED,
+	    json_pack("{s:s, s:[s]}", "uid", "U1", "sids", "S1"));
+	lc_rep_effect(&rp, LC_TOPIC_USER_DELETED, NULL);
+	lc_rep_error(&rp, LC_EREFRESH_TOKEN_REUSED, NULL, NULL);
+	assert_int_equal(lc_env_encode_rep(&rp, &buf, &len), 0);
+	assert_int_equal(lc_env_decode_rep(buf, len, &back), 0);
+	assert_int_equal(back.status, 401);
+	assert_int_equal(json_array_size(back.fx), 2);
+	e = json_array_get(back.fx, 0);
+	assert_string_equal(
+	    json_string_value(json_object_get(e, "t")), "session.revoked");
+	assert_string_equal(json_string_value(json_object_get(
+	                        json_object_get(e, "p"), "uid")),
+	    "U1");
+	assert_true(json_is_null(
+	    json_object_get(json_array_get(back.fx, 1), "p")));
+	lc_rep_fini(&back);
+	lc_free(buf);
+	lc_rep_fini(&rp);
+}
+
 int
 main(void)
 {
@@ -521,6 +584,8 @@ main(void)
 		cmocka_unit_test(test_req_raw),
 		cmocka_unit_test(test_req_hostile),
 		cmocka_unit_test(test_req_rid_cleared),
+		cmocka_unit_test(test_req_ua),
+		cmocka_unit_test(test_rep_fx),
 		cmocka_unit_test(test_rep_roundtrip),
 		cmocka_unit_test(test_rep_error),
 		cmocka_unit_test(test_rep_raw),
