@@ -1,7 +1,8 @@
 /*
  * control.c -- the gateway process: configuration, one bus client per
  * service, the settings follower (which also carries admin's survey: we
- * answer svc.info and system.restart here), the HTTP daemon, and the main
+ * answer svc.info and system.restart here), the session view's
+ * subscription to auth's events (sessions.c), the HTTP daemon, and the main
  * thread, which waits for SIGTERM/SIGINT or a restart request, drains
  * (stop accepting, finish in-flight requests for at most 10 s, never stop
  * MHD with suspended connections) and exits or re-executes itself.
@@ -141,10 +142,13 @@ clients_close(struct gw *g)
 	}
 }
 
+// After HTTP stopped: the subscriber's resync uses the auth client.
 static void
 gw_free(struct gw *g)
 {
+	gw_sessions_unfollow(g);
 	clients_close(g);
+	gw_view_free(g->view);
 	gw_auth_free(g->auth);
 	gw_rl_free(g->rl);
 	lc_metrics_free(g->metrics);
@@ -204,6 +208,7 @@ gw_main(int argc, char **argv)
 	gw_metrics_init(g);
 	g->rl   = gw_rl_alloc();
 	g->auth = gw_auth_alloc(&g->cfg);
+	g->view = gw_view_alloc();
 	// One client per MHD thread and service (GW_CLIENTS at most).
 	g->nclients = g->threads < GW_CLIENTS ? g->threads : GW_CLIENTS;
 	for (svc = LC_SVC_AUTH; svc < LC_SVC_COUNT; svc++) {
@@ -216,6 +221,12 @@ gw_main(int argc, char **argv)
 				goto out;
 			}
 		}
+	}
+	// Sessions: subscribe to auth's events; the first snapshot comes as
+	// soon as auth answers (until then JWTs are checked with auth).
+	if (gw_sessions_follow(g) != 0) {
+		lc_log_err("GW-START", "cannot follow auth's sessions");
+		goto out;
 	}
 	self = g;
 	lc_settings_on_change(on_settings, g);

@@ -4,12 +4,14 @@
  * The gateway (ARCHITECTURE.md §3) is libmicrohttpd in front of the bus:
  * http.c runs the per-request pipeline of API.md §1.4 and never waits on a
  * service (a connection is suspended while its request is on the bus and
- * resumed from the nng callback); auth.c resolves credentials (§1.3);
- * ratelimit.c keeps the fixed windows of §1.10; reply.c builds responses;
- * query.c turns the query string into the envelope's query object;
- * metrics.c keeps the gateway's series and answers /metrics (§6);
- * openapi.c writes the OpenAPI document (§7); control.c is the process:
- * start, the admin survey (svc.info, system.restart), drain and stop.
+ * resumed from the nng callback); auth.c resolves credentials (§1.3) and
+ * keeps the API-key cache; sessions.c keeps the local view of auth's
+ * sessions and users (snapshot + stream + reply effects); ratelimit.c
+ * keeps the fixed windows of §1.10; reply.c builds responses; query.c
+ * turns the query string into the envelope's query object; metrics.c
+ * keeps the gateway's series and answers /metrics (§6); openapi.c writes
+ * the OpenAPI document (§7); control.c is the process: start, the admin
+ * survey (svc.info, system.restart), drain and stop.
  *
  * One struct gw per process; it outlives every request. A struct gw_req is
  * one HTTP request: allocated in MHD's URI callback, hung on *con_cls and
@@ -40,11 +42,14 @@
 #define GW_METRICS_TIMEOUT_MS 1000
 #define GW_APIKEY_MAX 256
 #define GW_UID_MAX 64
+#define GW_ID_MAX 32 // a sid, uid or cut held by the session view (ULID: 26)
 #define GW_DRAIN_MS 10000
 #define GW_CLIENTS 4 // bus clients per service, at most
 
 struct gw_rl;
 struct gw_auth;
+struct gw_view;
+struct lc_sub;
 
 struct gw {
 	struct lc_cfg      cfg;
@@ -57,7 +62,9 @@ struct gw {
 	struct lc_metrics *metrics;
 	struct gw_rl      *rl;
 	struct gw_auth    *auth;
-	char              *openapi; // the OpenAPI document, built at start
+	struct gw_view    *view;     // sessions and users (sessions.c)
+	struct lc_sub     *auth_sub; // auth's events, feeding view
+	char              *openapi;  // the OpenAPI document, built at start
 	size_t             openapi_len;
 	int64_t            started_ms;
 	int                threads;
@@ -77,6 +84,7 @@ struct gw {
 enum gw_wait {
 	GW_WAIT_NONE = 0,
 	GW_WAIT_APIKEY,  // auth.apikey_resolve
+	GW_WAIT_SESSION, // auth.session_check
 	GW_WAIT_CALL,    // the route's op
 	GW_WAIT_METRICS, // svc.metrics from every service
 };
@@ -117,14 +125,18 @@ struct gw_req {
 	unsigned             pend_status;
 
 	// Credentials (auth.c).
-	int     admin_secret; // Authorization carries the admin secret
-	int     need_apikey;  // apikey[] must be resolved by auth
-	int     cred_err;     // LC_E* from resolution, 0 if none
-	int     caller_kind;  // enum lc_caller_kind
-	json_t *caller;       // the envelope's caller object (owned)
-	char    uid[GW_UID_MAX + 1];
-	char    apikey[GW_APIKEY_MAX + 1];
-	size_t  apikey_len;
+	int      admin_secret; // Authorization carries the admin secret
+	int      need_apikey;  // apikey[] must be resolved by auth
+	int      need_session; // the JWT's session must be checked by auth
+	int      imp;          // the JWT is an impersonation token
+	uint64_t kc_epoch;     // API-key cache epoch when resolution began
+	int      cred_err;     // LC_E* from resolution, 0 if none
+	int      caller_kind;  // enum lc_caller_kind
+	json_t  *caller;       // the envelope's caller object (owned)
+	char     uid[GW_UID_MAX + 1];
+	char     sid[GW_UID_MAX + 1]; // the JWT's sid (imp: its jti)
+	char     apikey[GW_APIKEY_MAX + 1];
+	size_t   apikey_len;
 
 	// Body (http.c).
 	char    *body;
@@ -156,6 +168,11 @@ int gw_survey_extra(
 
 // The calling thread's bus client for svc (NULL if none is open).
 struct lc_client *gw_client(struct gw *g, int svc);
+
+// Copies the User-Agent header ua (or NULL) into out for the envelope's
+// ua: cut to LC_UA_MAX bytes, every byte outside printable ASCII
+// (0x20..0x7e) replaced by '?'. out is "" when ua is NULL.
+void gw_ua_clean(const char *ua, char out[LC_UA_MAX + 1]);
 
 // Starts libmicrohttpd on g->cfg.port with g->threads threads.
 LC_NODISCARD int gw_http_start(struct gw *g);
@@ -191,8 +208,10 @@ int gw_rid_valid(const char *s);
 
 // A response straight from a bus reply message (msg is taken: freed, or
 // kept by the response for a raw body, which is served without a copy).
-// The JSON body is written from msgpack without a jansson tree. Returns
-// NULL when the reply is malformed (msg freed).
+// The JSON body is written from msgpack without a jansson tree. The
+// reply's effects (fx), if any, are applied to g first (gw_fx_apply), so
+// they are in force before the response is queued. Returns NULL when the
+// reply is malformed (msg freed).
 struct MHD_Response *gw_resp_msg(struct gw *g, void *msg, unsigned *status);
 
 /* ---- json.c ---- */
@@ -224,8 +243,9 @@ LC_NODISCARD int gw_query_parse(const char *qs, size_t len, json_t **out);
 /* ---- auth.c ---- */
 
 enum gw_cred_rv {
-	GW_CRED_DONE = 0,    // r->caller_kind/caller/uid or r->cred_err set
-	GW_CRED_NEED_APIKEY, // r->apikey must be resolved by auth first
+	GW_CRED_DONE = 0,     // r->caller_kind/caller/uid or r->cred_err set
+	GW_CRED_NEED_APIKEY,  // r->apikey must be resolved by auth first
+	GW_CRED_NEED_SESSION, // r->uid/sid/imp must be checked by auth first
 };
 
 struct gw_auth *gw_auth_alloc(const struct lc_cfg *cfg);
@@ -237,23 +257,107 @@ int gw_auth_is_admin(struct gw_auth *a, const char *authz);
 // LC_EINVALID_TOKEN.
 LC_NODISCARD int gw_auth_bearer(const char *authz, lc_str *out);
 // Resolves the credential of r (API.md §1.3) from its headers: admin,
-// user (JWT), API key (cache, or GW_CRED_NEED_APIKEY), anonymous, or an
-// error in r->cred_err.
+// user (JWT: checked against the session view; GW_CRED_NEED_SESSION when
+// the view cannot tell), API key (cache, or GW_CRED_NEED_APIKEY),
+// anonymous, or an error in r->cred_err. Tokens are never logged.
 int gw_auth_resolve(
     struct gw *g, struct gw_req *r, const char *authz, const char *xapikey);
 // For access NONE: credentials are not evaluated; the caller is the admin
 // when r->admin_secret, else anonymous.
 void gw_auth_none(struct gw *g, struct gw_req *r);
-// Encodes the auth.apikey_resolve request for r->apikey (lc_free *out).
+// Encodes the auth.apikey_resolve request for r->apikey (lc_free *out)
+// and notes the cache epoch (see gw_auth_drop_uid).
 LC_NODISCARD int gw_auth_apikey_request(
     struct gw_req *r, void **out, size_t *out_len);
-// Applies auth's answer (rv and msg from the slot; msg is freed).
+// Applies auth's answer (rv and msg from the slot; msg is freed). The
+// answer is cached unless an entry was dropped since the request began.
+// Caller: {kind:"apikey",uid,email,roles,verified,key_id}.
 void gw_auth_apikey_reply(struct gw *g, struct gw_req *r, int rv, void *msg);
+// Encodes the auth.session_check request for r (body {"uid","sid"}, or
+// {"uid","jti"} for an impersonation token; lc_free *out).
+LC_NODISCARD int gw_auth_session_request(
+    struct gw_req *r, void **out, size_t *out_len);
+// Applies auth's answer to a session check (rv and msg from the slot; msg
+// is freed; its effects are applied first). 200: the caller, built from
+// the answer; 401: its code (session_revoked, invalid_token); no answer
+// or 404/5xx: LC_EUNAVAILABLE (503 for auth: fail closed); anything
+// else LC_EINTERNAL. The answer is never put into the view.
+void gw_auth_session_reply(struct gw *g, struct gw_req *r, int rv, void *msg);
+// Drops the cached API keys of user uid (len bytes) / every cached key,
+// and advances the epoch so a resolution in flight is not cached.
+// Thread-safe.
+void gw_auth_drop_uid(struct gw_auth *a, const char *uid, size_t len);
+void gw_auth_flush(struct gw_auth *a);
+// Cached API keys (tests).
+size_t gw_auth_cached(struct gw_auth *a);
 // The endpoint access check (step 6): 0, LC_EAUTH_REQUIRED,
 // LC_EUSER_REQUIRED or LC_EADMIN_REQUIRED.
 int gw_access_check(int access, int caller_kind);
-// The session check of a verified access token (0 or LC_ESESSION_REVOKED).
-int gw_session_check(const json_t *claims);
+// The auth-method switch of op msg (API.md §2.7), a boolean setting such
+// as "auth_password_enabled", or NULL when msg has none. Constant table.
+const char *gw_switch_setting(int msg);
+// Step 6, after the access check: LC_EAUTH_METHOD_DISABLED when msg's
+// switch is off (lc_settings_bool), else 0. Thread-safe.
+int gw_switch_check(int msg);
+
+/* ---- sessions.c ---- */
+
+// What the view says about a token (gw_view_check).
+enum gw_view_rv {
+	GW_VIEW_OK = 0,  // known and valid: *caller is set
+	GW_VIEW_UNKNOWN, // the view cannot tell (out of sync, unknown sid or
+	                 // user): ask auth (auth.session_check)
+	GW_VIEW_REVOKED, // impersonation token issued before the user's cut
+};
+
+// The view: sid -> uid, uid -> {email, roles, verified, cut}, fed by
+// auth's snapshot (gw_view_install), events and reply effects
+// (gw_view_apply). Readers take a read lock and allocate only the caller
+// object; writers swap a snapshot in whole. Thread-safe.
+struct gw_view *gw_view_alloc(void);
+void            gw_view_free(struct gw_view *v);
+// 1 while the stream feeding v is known complete (lc_sub_in_sync of sub;
+// without a sub, the value given to gw_view_set_sync, for tests).
+int  gw_view_in_sync(struct gw_view *v);
+void gw_view_set_sync(struct gw_view *v, struct lc_sub *sub, int in_sync);
+// Applies one auth event (enum lc_topic and its payload, auth.h): 0, or
+// LC_EPROTO for a malformed payload (v unchanged). Idempotent. Topics
+// the view does not keep are ignored (0).
+LC_NODISCARD int gw_view_apply(
+    struct gw_view *v, int topic, const json_t *payload);
+// Replaces the view by an auth.sessions_snapshot body. Revocations
+// applied in the last GW_VIEW_TOMB_MS (tombstones) are applied again to
+// it, so a snapshot read before a revocation cannot bring it back. 0, or
+// LC_EPROTO (v unchanged).
+LC_NODISCARD int gw_view_install(struct gw_view *v, const json_t *snap);
+// The view's answer for a verified token of user uid: imp 0: id is the
+// sid, imp 1: id is the jti of an impersonation token. GW_VIEW_OK sets
+// *caller (new object {kind:"user",uid,sid,email,roles,verified}, with
+// "imp":true and no sid for impersonation) from the view's current state.
+int gw_view_check(
+    struct gw_view *v, lc_str uid, lc_str id, int imp, json_t **caller);
+// Sizes (tests, logs).
+size_t gw_view_sessions(struct gw_view *v);
+size_t gw_view_users(struct gw_view *v);
+
+#define GW_VIEW_TOMB_MS 60000
+#define GW_SNAPSHOT_TIMEOUT_MS 5000
+
+// Applies an event to g's state: the view and the API-key cache (dropped
+// for the uid on apikey.revoked, user.changed, user.deleted and
+// session.revoked with a cut). Used by the subscriber and for effects.
+void gw_event_apply(struct gw *g, int topic, const json_t *payload);
+// Applies the effects of a bus reply: fx is an array of {"t": topic name,
+// "p": payload}; malformed or unknown entries are skipped (logged).
+void gw_fx_apply(struct gw *g, const json_t *fx);
+// Subscribes to auth's events (g->cfg.events_url) into g->view; each
+// resync flushes the API-key cache and fetches auth.sessions_snapshot
+// (blocking, on the subscriber's thread). Call before HTTP starts;
+// unfollow after it stopped (before the bus clients close).
+LC_NODISCARD int gw_sessions_follow(struct gw *g);
+void             gw_sessions_unfollow(struct gw *g);
+// The resync callback (lc_sub_resync_fn; arg is the struct gw).
+int gw_sessions_resync(void *arg);
 
 /* ---- ratelimit.c ---- */
 

@@ -18,8 +18,11 @@
  * before the request is sent, the nng callback (on_reply) only stores the
  * reply and resumes the connection, and the handler, called again, builds
  * the response. An API key that is not in the cache is resolved the same
- * way (auth.apikey_resolve) before step 4; /metrics asks every service at
- * once and resumes when the last one answered or timed out.
+ * way (auth.apikey_resolve) before step 4, and so is a JWT whose session
+ * the local view cannot vouch for (auth.session_check); /metrics asks
+ * every service at once and resumes when the last one answered or timed
+ * out. Step 6 also refuses an op whose auth method is switched off
+ * (§2.7). The envelope carries the client's User-Agent (cleaned).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -413,7 +416,21 @@ req_init(struct gw_req *r, struct lc_req *rq, int msg, int timeout_ms)
 	    rq->op_name, sizeof(rq->op_name), "%s", lc_msg_name(msg));
 	memcpy(rq->rid, r->rid, sizeof(rq->rid));
 	(void) snprintf(rq->ip, sizeof(rq->ip), "%s", req_ip(r));
+	gw_ua_clean(hdr(r, MHD_HTTP_HEADER_USER_AGENT), rq->ua);
 	rq->deadline = lc_now_ms() + timeout_ms;
+}
+
+void
+gw_ua_clean(const char *ua, char out[LC_UA_MAX + 1])
+{
+	size_t i;
+
+	for (i = 0; ua != NULL && ua[i] != '\0' && i < LC_UA_MAX; i++) {
+		unsigned char c = (unsigned char) ua[i];
+
+		out[i] = c >= 0x20 && c < 0x7f ? (char) c : '?';
+	}
+	out[i] = '\0';
 }
 
 /* ---- steps 3-6: credentials, rate limit, 401, access ---- */
@@ -435,8 +452,8 @@ pre_checks(struct gw_req *r)
 			gw_auth_none(g, r);
 		} else if (gw_auth_resolve(g, r,
 		               hdr(r, MHD_HTTP_HEADER_AUTHORIZATION),
-		               hdr(r, "X-API-Key")) == GW_CRED_NEED_APIKEY) {
-			return (PRE_DEFER); // resolved on the final call
+		               hdr(r, "X-API-Key")) != GW_CRED_DONE) {
+			return (PRE_DEFER); // asked of auth on the final call
 		}
 		r->step = GW_STEP_RATE;
 	}
@@ -469,7 +486,8 @@ pre_checks(struct gw_req *r)
 		answer_error(r, r->cred_err, NULL);
 		return (PRE_ANSWERED);
 	}
-	if ((rv = gw_access_check(rt->access, r->caller_kind)) != 0) {
+	if ((rv = gw_access_check(rt->access, r->caller_kind)) != 0 ||
+	    (rv = gw_switch_check(rt->msg)) != 0) {
 		answer_error(r, rv, NULL);
 		return (PRE_ANSWERED);
 	}
@@ -880,12 +898,38 @@ call_done(struct gw_req *r)
 	answer(r, status, resp);
 }
 
+// Step 3 asks auth: an API key not in the cache, or a JWT session the
+// view cannot vouch for. Fails closed: no auth, no caller (503).
+static void
+cred_call(struct gw_req *r)
+{
+	int    session = r->need_session;
+	void  *buf     = NULL;
+	size_t len     = 0;
+	int    rv;
+
+	rv = session ? gw_auth_session_request(r, &buf, &len)
+	             : gw_auth_apikey_request(r, &buf, &len);
+	if (rv != 0) {
+		answer_error(r, LC_EINTERNAL, NULL);
+		return;
+	}
+	if (gw_client(r->gw, LC_SVC_AUTH) == NULL ||
+	    lc_client_peers(gw_client(r->gw, LC_SVC_AUTH)) == 0) {
+		lc_free(buf);
+		answer_unavailable(r, LC_SVC_AUTH);
+		return;
+	}
+	r->wait = session ? GW_WAIT_SESSION : GW_WAIT_APIKEY;
+	call(r, (const int[]) { LC_SVC_AUTH }, 1, 0, buf, len,
+	    GW_CALL_TIMEOUT_MS);
+	lc_free(buf);
+}
+
 static void
 final_call(struct gw_req *r)
 {
 	struct gw_slot *s = &r->slot[0];
-	void           *buf;
-	size_t          len;
 
 	if (r->answered) {
 		return;
@@ -904,6 +948,12 @@ final_call(struct gw_req *r)
 		s->msg  = NULL;
 		r->step = GW_STEP_RATE;
 		break;
+	case GW_WAIT_SESSION:
+		r->wait = GW_WAIT_NONE;
+		gw_auth_session_reply(r->gw, r, s->rv, s->msg);
+		s->msg  = NULL;
+		r->step = GW_STEP_RATE;
+		break;
 	case GW_WAIT_CALL:
 		r->wait = GW_WAIT_NONE;
 		call_done(r);
@@ -915,21 +965,8 @@ final_call(struct gw_req *r)
 	default:
 		break;
 	}
-	if (r->step == GW_STEP_CRED && r->need_apikey) {
-		if (gw_auth_apikey_request(r, &buf, &len) != 0) {
-			answer_error(r, LC_EINTERNAL, NULL);
-			return;
-		}
-		if (gw_client(r->gw, LC_SVC_AUTH) == NULL ||
-		    lc_client_peers(gw_client(r->gw, LC_SVC_AUTH)) == 0) {
-			lc_free(buf);
-			answer_unavailable(r, LC_SVC_AUTH);
-			return;
-		}
-		r->wait = GW_WAIT_APIKEY;
-		call(r, (const int[]) { LC_SVC_AUTH }, 1, 0, buf, len,
-		    GW_CALL_TIMEOUT_MS);
-		lc_free(buf);
+	if (r->step == GW_STEP_CRED && (r->need_apikey || r->need_session)) {
+		cred_call(r);
 		return;
 	}
 	if (pre_checks(r) != PRE_CONTINUE) {

@@ -211,7 +211,30 @@ free_msg(void *msg)
 	lc_client_msg_free(msg);
 }
 
-enum { K_V = 1, K_STATUS = 2, K_BODY = 4, K_HEADERS = 8, K_CTYPE = 16 };
+enum {
+	K_V       = 1,
+	K_STATUS  = 2,
+	K_BODY    = 4,
+	K_HEADERS = 8,
+	K_CTYPE   = 16,
+	K_FX      = 32,
+};
+
+// Applies a reply's effects (rare: auth writes) before anything else is
+// decided about the reply: they happened, whatever the rest looks like.
+static void
+apply_fx(struct gw *g, const msgpack_object *fx)
+{
+	json_t *j = NULL;
+
+	if (fx->type != MSGPACK_OBJECT_ARRAY ||
+	    lc_codec_to_json(fx, &j) != 0) {
+		lc_log_err("GW-FX", "malformed reply effects ignored");
+		return;
+	}
+	gw_fx_apply(g, j);
+	json_decref(j);
+}
 
 static int
 key_is(const msgpack_object *k, const char *z)
@@ -227,6 +250,7 @@ gw_resp_msg(struct gw *g, void *msg, unsigned *status)
 	const msgpack_object *body    = NULL;
 	const msgpack_object *headers = NULL;
 	const msgpack_object *ctype   = NULL;
+	const msgpack_object *fx      = NULL;
 	struct MHD_Response  *resp    = NULL;
 	struct gw_buf         b       = { 0 };
 	msgpack_unpacked      up;
@@ -237,7 +261,6 @@ gw_resp_msg(struct gw *g, void *msg, unsigned *status)
 	size_t                len;
 	uint32_t              i;
 
-	LC_UNUSED(g);
 	p = lc_client_msg_body(msg, &len);
 	msgpack_unpacked_init(&up);
 	if (lc_codec_unpack(p, len, &up) != 0 ||
@@ -278,11 +301,19 @@ gw_resp_msg(struct gw *g, void *msg, unsigned *status)
 			if (v->type != MSGPACK_OBJECT_NIL) {
 				ctype = v;
 			}
+		} else if (key_is(k, "fx")) {
+			bit = K_FX;
+			if (v->type != MSGPACK_OBJECT_NIL) {
+				fx = v;
+			}
 		}
 		if ((seen & bit) != 0) {
 			goto out; // a field twice
 		}
 		seen |= bit;
+	}
+	if (fx != NULL) {
+		apply_fx(g, fx);
 	}
 	if ((seen & (K_V | K_STATUS)) != (K_V | K_STATUS)) {
 		goto out;

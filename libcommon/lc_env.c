@@ -348,6 +348,18 @@ printable(const char *p, size_t n)
 	return (1);
 }
 
+// Printable ASCII including the space (User-Agent values have spaces).
+static int
+text_ok(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < 0x20 || p[i] >= 0x7f) {
+			return (0);
+		}
+	}
+	return (1);
+}
+
 static int
 rid_ok(const char *p, size_t n)
 {
@@ -566,7 +578,7 @@ req_field(struct lc_req *rq, lc_str k, const msgpack_object *o, unsigned *mask)
 		}
 		if (o->type != MSGPACK_OBJECT_STR ||
 		    o->via.str.size > LC_UA_MAX ||
-		    !printable(o->via.str.ptr, o->via.str.size)) {
+		    !text_ok(o->via.str.ptr, o->via.str.size)) {
 			return (LC_EPROTO);
 		}
 		memcpy(rq->ua, nz(o->via.str.ptr), o->via.str.size);

@@ -66,6 +66,7 @@
 #include "lc_common.h"
 #include "lc_env.h"
 #include "lc_ids.h"
+#include "lc_mail.h"
 #include "lc_service.h"
 
 #define AUTH_ID_LEN 26
@@ -119,6 +120,14 @@ void             auth_rollback(struct lc_worker *w);
 void auth_emit(struct lc_worker *w, int topic, json_t *payload);
 // A new ULID from the process-wide monotonic generator (ids, cut, jti).
 void auth_ulid(char out[AUTH_ID_LEN + 1]);
+// (added) The worker's struct auth_db on w->user, over w->db (which must
+// be open); main.c's worker_init/worker_fini and unit tests call these.
+// auth_db_close finalizes every cached statement; NULL w->user is a no-op.
+LC_NODISCARD int auth_db_open(struct lc_worker *w);
+void             auth_db_close(struct lc_worker *w);
+// (added) A deferred (read) transaction: one consistent view for several
+// SELECTs; end it with auth_rollback.
+LC_NODISCARD int auth_begin_read(struct lc_worker *w);
 
 /* ---- pwhash.c ---- */
 
@@ -129,8 +138,19 @@ LC_NODISCARD int auth_pw_hash(struct auth_state *st, const char *pw,
     size_t len, char out[AUTH_PWHASH_STR]);
 // 0 when pw matches hash, LC_EINVALID_CREDENTIALS otherwise. A NULL hash
 // runs a verification against a fixed dummy hash (same work) and fails.
+// Both return LC_EUNAVAILABLE at once (nothing computed) while the pool
+// already holds its maximum of jobs (see auth_pwpool_alloc); with no pool
+// (st or st->pw NULL) they compute on the calling thread.
 LC_NODISCARD int auth_pw_verify(
     struct auth_state *st, const char *hash, const char *pw, size_t len);
+// (added) The pool main.c's init makes (st->pw): nthreads threads at nice
+// 19; at most max_jobs jobs queued or running at once, so password work
+// never holds more than max_jobs worker threads. 0 or LC_EINTERNAL.
+// auth_pwpool_free joins the threads; NULL is a no-op.
+#define AUTH_PW_THREADS 2
+LC_NODISCARD int auth_pwpool_alloc(
+    int nthreads, int max_jobs, struct auth_pwpool **out);
+void auth_pwpool_free(struct auth_pwpool *p);
 
 /* ---- validate.c ---- */
 
@@ -143,6 +163,12 @@ int auth_password_ok(const char *s, size_t len);
 json_t *auth_roles_clean(const json_t *roles);
 // 1 if metadata is an object whose serialized form is at most 64 KiB.
 int auth_metadata_ok(const json_t *metadata);
+// (added) The lockout key of a login e-mail: trimmed and lowercased like
+// auth_email_norm, valid address or not. Length, or -1 when it does not
+// fit cap or is not UTF-8.
+int auth_email_key(const char *in, size_t len, char *out, size_t cap);
+// (added) Code points of UTF-8 text (continuation bytes not counted).
+size_t auth_utf8_count(const char *s, size_t len);
 
 /* ---- users.c ---- */
 
@@ -189,6 +215,40 @@ void auth_user_changed(struct lc_worker *w, const char *id);
 // account_deleted), apikey.revoked and user.deleted. 0 or LC_ENOT_FOUND.
 int auth_user_delete(struct lc_worker *w, const char *id);
 
+// (added) Request and row helpers shared by users.c and sessions.c.
+// Sets the error reply and returns err.
+int auth__fail(struct lc_rep *rp, int err, const char *msg, const char *field);
+// The caller's uid (a 26-character string), or NULL.
+const char *auth__caller_uid(const struct lc_req *rq);
+// The 401 for a caller whose user is gone (invalid_api_key for a key).
+int auth__caller_gone(const struct lc_req *rq);
+// 0 with *uid for a user or API-key caller; else auth_required (anon) or
+// user_required (admin).
+int auth__need_user(const struct lc_req *rq, const char **uid);
+// 0 for the admin (or a bus service); else auth_required/admin_required.
+int auth__need_admin(const struct lc_req *rq);
+// The path parameter id when it is a ULID; else LC_ENOT_FOUND (§1.1).
+int auth__path_id(const struct lc_req *rq, const char **out);
+// limit and page of a §1.7 list; on error the 400 reply is set.
+int auth__page(
+    const struct lc_req *rq, struct lc_rep *rp, int64_t *limit, int64_t *page);
+// {"items","total","page","limit"} (items taken).
+json_t *auth__page_json(
+    json_t *items, int64_t total, int64_t page, int64_t limit);
+// The gateway's view of u: {"email","roles","verified","cut"}.
+json_t *auth__user_state(const struct auth_user *u);
+// Column helpers: copy text into out ("" when NULL or too long); a JSON
+// string of a text column; a JSON array (want_array) or object column
+// ([] / {} when corrupt, logged).
+void    auth__col_copy(sqlite3_stmt *st, int col, char *out, size_t cap);
+json_t *auth__col_str(sqlite3_stmt *st, int col);
+json_t *auth__col_json(sqlite3_stmt *st, int col, int want_array);
+// Steps a write to DONE and ends the statement; 0 or LC_EINTERNAL
+// (logged with what). st NULL: LC_EINTERNAL.
+int auth__step_done(struct lc_worker *w, sqlite3_stmt *st, const char *what);
+// Binds a NUL-terminated string (copied); 0 or LC_EINTERNAL.
+int auth__bind_text(sqlite3_stmt *st, int i, const char *s);
+
 /* ---- sessions.c ---- */
 
 // Inside a transaction: opens a session for u (revoking the user's other
@@ -204,25 +264,51 @@ int auth_sessions_revoke(struct lc_worker *w, const char *uid,
     const char *except_sid, const char *reason, int64_t *n);
 // Inside a transaction: revokes all sessions and API keys of uid and sets
 // a new cut (impersonation tokens issued before it die), queues
-// session.revoked (with cut) and apikey.revoked. Counts may be NULL.
+// session.revoked (with cut, even with no session) and apikey.revoked.
+// Counts may be NULL. 0 or LC_ENOT_FOUND (no such user).
 int auth_revoke_all(struct lc_worker *w, const char *uid, const char *reason,
     int64_t *nsessions, int64_t *nkeys);
+// (added) An impersonation token for u (§2.2, §5.2): claims sub, email,
+// roles, iat, exp = iat + 900, imp: true, jti = a new auth_ulid; no sid.
+// *out is a new string (lc_free). 0 or LC_EINTERNAL.
+LC_NODISCARD int auth_token_impersonate(
+    struct lc_worker *w, const struct auth_user *u, char **out);
 
 /* ---- lockout.c ---- */
 
-// LC_EACCOUNT_LOCKED with *retry_s (seconds left, rounded up, >= 1) while
-// email_norm is locked; 0 otherwise. Expired locks are cleared.
-int auth_lock_check(
+// Lockout per normalized e-mail (§2.6). An attempt is counted as a failure
+// in advance, in its own short IMMEDIATE transaction (call it outside any
+// other transaction), so parallel attempts serialize on the writer and
+// exactly lockout_max_attempts of a burst get past it (the rest see the
+// lock); the slow password check runs after that commit.
+// Returns LC_EACCOUNT_LOCKED with *retry_s (seconds left, rounded up, >= 1)
+// while locked (nothing counted, the lock not extended), else 0 with the
+// attempt counted. Expired locks are cleared. lockout_max_attempts = 0:
+// always 0, nothing stored.
+int auth_lock_attempt(
     struct lc_worker *w, const char *email_norm, int64_t *retry_s);
-// Counts one failure (locks at lockout_max_attempts; 0 disables).
-void auth_lock_fail(struct lc_worker *w, const char *email_norm);
+// The attempt succeeded (AuthResult or 2FA verified): resets the counter.
+void auth_lock_success(struct lc_worker *w, const char *email_norm);
+// The attempt was not a failure after all (a correct password answered
+// with a TotpChallenge): takes the attempt back, lifting a lock it caused.
+void auth_lock_undo(struct lc_worker *w, const char *email_norm);
+// Clears the counter and any lock (password reset). Usable inside a txn.
 void auth_lock_reset(struct lc_worker *w, const char *email_norm);
 
 /* ---- apikeys.c ---- */
 
+#define AUTH_APIKEY_LEN 43         // "bb_" + 40 [A-Za-z0-9]
+#define AUTH_APIKEY_PREFIX_LEN 11  // shown in lists ("bb_a1B2c3D4")
+#define AUTH_APIKEY_TOUCH_MS 60000 // least time between last_used_at writes
+
 // Inside a transaction: deletes every API key of uid, queues
 // apikey.revoked when there were any. *n gets the count (may be NULL).
 int auth_apikeys_revoke_all(struct lc_worker *w, const char *uid, int64_t *n);
+// (B) A new key: "bb_" + 40 characters of [A-Za-z0-9], each drawn
+// uniformly (randombytes_uniform) from libsodium's generator.
+void auth_apikey_new(char out[AUTH_APIKEY_LEN + 1]);
+// (B) 1 if s has the key format (length, "bb_", alphabet).
+int auth_apikey_format_ok(const char *s, size_t len);
 
 /* ---- emailflow.c ---- */
 
@@ -231,13 +317,59 @@ int auth_apikeys_revoke_all(struct lc_worker *w, const char *uid, int64_t *n);
 void auth_send_verify_email(struct lc_worker *w, const struct auth_user *u);
 // Inside a transaction: deletes the user's pending e-mail tokens.
 void auth_email_tokens_drop(struct lc_worker *w, const char *uid);
+// (B) The link <app_url>/<path>?token=<token> (one trailing '/' of
+// app_url dropped; just the path when app_url is unset). path starts
+// with '/'. A new string (lc_free).
+char *auth_email_link(const char *path, const char *token);
+
+/* ---- mailer.c (B) ---- */
+
+#define AUTH_MAILER_QUEUE 256 // mails waiting; more are dropped (logged)
+
+// Starts the delivery thread. main.c calls auth_mailer_alloc in its init
+// hook (st->mail) and auth_mailer_free in its fini hook. 0 or
+// LC_EINTERNAL.
+LC_NODISCARD int auth_mailer_alloc(struct auth_mailer **out);
+// Stops the thread: mails still queued are written when the provider is
+// console and dropped (logged) otherwise; a transfer in progress is
+// aborted. NULL is a no-op.
+void auth_mailer_free(struct auth_mailer *m);
+// Queues a copy of mail (its service field is ignored: "auth") and
+// returns at once; delivery uses the settings current when it happens.
+// Failures, a full queue and m == NULL are logged, never returned.
+void auth_mailer_send(struct auth_mailer *m, const struct lc_mail *mail);
 
 /* ---- totp.c ---- */
 
 // For a password or magic-link sign-in of a user with 2FA: stores a
-// challenge and sets *out to the TotpChallenge of §2.1.
+// challenge and sets *out to the TotpChallenge of §2.1. Works inside or
+// outside a transaction.
 int auth_totp_challenge(
     struct lc_worker *w, const struct auth_user *u, json_t **out);
+
+#define AUTH_TOTP_SECRET_LEN 32 // base32 of 20 bytes, no padding
+
+// (B) A new secret: 20 random bytes, RFC 4648 base32.
+void auth_totp_secret_new(char out[AUTH_TOTP_SECRET_LEN + 1]);
+// (B) The 6-digit code of a base32 secret for a time step (t / 30).
+// 0 or LC_EINTERNAL (bad secret).
+LC_NODISCARD int auth_totp_code(
+    const char *secret_b32, int64_t step, char out[7]);
+// (B) Checks code against steps t-1, t, t+1 of now_s, accepting only a
+// step later than last_step; 0 with *step (the accepted step), or
+// LC_EINVALID_TOTP_CODE.
+LC_NODISCARD int auth_totp_check(const char *secret_b32, const char code[7],
+    int64_t now_s, int64_t last_step, int64_t *step);
+// (B) A code from JSON: a string of exactly 6 ASCII digits, or an integer
+// 0..999999 (left-padded). 0 or LC_EVALIDATION. _str: from a string
+// (query parameter).
+LC_NODISCARD int auth_totp_code_parse(const json_t *v, char out[7]);
+LC_NODISCARD int auth_totp_code_parse_str(
+    const char *s, size_t len, char out[7]);
+// (B) otpauth://totp/<issuer>:<email>?secret=..&issuer=..&algorithm=SHA1
+// &digits=6&period=30, issuer and e-mail percent-encoded (RFC 3986). A new
+// string (lc_free).
+char *auth_totp_url(const char *issuer, const char *email, const char *secret);
 
 /* ---- handlers (one per op; the op table is in main.c) ---- */
 

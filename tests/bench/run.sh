@@ -5,17 +5,29 @@
 #   L0 (GET /healthz)                 >= 60% of hello-world
 #   L1 (GET /api/v1/admin/settings)   >= 25000 rps, p99 < 10 ms, >= 25% of L0
 #   gateway RSS, 1000 idle conns      < 64 MiB
+# and then the auth service, in the same run (after the RSS measurement):
+#   A1 GET /api/v1/auth/me, JWT       >= 70% of L1
+#   A2 GET /api/v1/auth/me, API key   >= 60% of L1
+#   A3 POST /auth/refresh, rotating   >= 5000 rps (BENCH_CONNS connections,
+#      each request presents the current refresh token of a session seeded
+#      beforehand and puts the new one back: tests/bench/refresh.lua)
+#   A4 POST /auth/login               logins/s (reported, no target)
+#   A5 GET /auth/me (JWT) during a login flood   p99 < 20 ms
 # Not a test: it always exits 0.
 #
 # Environment: BENCH_DURATION (10s), BENCH_CONNS (64), BENCH_THREADS (2),
 # BENCH_IDLE (1000), BENCH_LOG_LEVEL (unset: the default "info", one access
-# log line per request; e.g. "warn" to measure without access logs).
+# log line per request; e.g. "warn" to measure without access logs),
+# BENCH_LOGIN_CONNS (16: connections of the login runs A4/A5),
+# BENCH_PROBE_CONNS (4: connections of the /auth/me probe in A5).
 cd "$(dirname "$0")/../.." || exit 0
 ROOT=$(pwd)
 DUR=${BENCH_DURATION:-10s}
 CONNS=${BENCH_CONNS:-64}
 THREADS=${BENCH_THREADS:-2}
 IDLE=${BENCH_IDLE:-1000}
+LCONNS=${BENCH_LOGIN_CONNS:-16}
+PCONNS=${BENCH_PROBE_CONNS:-4}
 U="python3 $ROOT/tests/bench/util.py"
 OUT=$ROOT/build/bench
 mkdir -p "$OUT"
@@ -25,8 +37,10 @@ KEY="bench-secret-key-0123456789abcdef0123456789abcdef"
 DDIR=$(mktemp -d /tmp/bbbench.XXXXXX)
 HELLO_PID=
 LAUNCH_PID=
+FLOOD_PID=
 
 cleanup() {
+	[ -n "$FLOOD_PID" ] && kill "$FLOOD_PID" 2>/dev/null
 	[ -n "$HELLO_PID" ] && kill "$HELLO_PID" 2>/dev/null
 	if [ -n "$LAUNCH_PID" ] && kill -0 "$LAUNCH_PID" 2>/dev/null; then
 		kill -TERM "$LAUNCH_PID" 2>/dev/null
@@ -126,6 +140,55 @@ if [ -n "$LPORT" ]; then
 	fi
 fi
 
+# ---- auth ----------------------------------------------------------------
+# Seeded after the RSS measurement so that it does not change it.
+# run_lua NAME PORT SCRIPT CONNS THREADS DURATION [script args]: no warm-up
+# (a refresh token is good once, so a warm-up would use the seeds up).
+run_lua() {
+	name=$1; port=$2; script=$3; c=$4; t=$5; d=$6; shift 6
+	f=$OUT/wrk-$name.txt
+	wrk -t"$t" -c"$c" -d"$d" --latency --timeout 10s -s "$script" \
+		"http://127.0.0.1:$port" -- "$@" >"$f" 2>&1
+	eval "R_$name='$($U wrk-parse "$f")'"
+}
+AUTH_OK=
+for n in A1 A2 A3 A4 A5 A5flood; do eval "R_$n='0 nan nan 0 0'"; done
+if [ -n "$LPORT" ]; then
+	NSESS=$((CONNS + 8 * THREADS))
+	if st=$($U auth-seed "$LPORT" "$SECRET" "$OUT" "$NSESS"); then
+		AUTH_OK=1
+	else
+		say "auth benchmarks skipped: $st"
+	fi
+fi
+if [ -n "$AUTH_OK" ]; then
+	JWT=$(cat "$OUT/auth-jwt")
+	AKEY=$(cat "$OUT/auth-key")
+	st=$($U status "$LPORT" /api/v1/auth/me "$JWT")
+	[ "$st" = 200 ] || say "warning: GET /api/v1/auth/me with the JWT -> $st"
+	run A1 "$LPORT" /api/v1/auth/me "Authorization: Bearer $JWT"
+	run A2 "$LPORT" /api/v1/auth/me "X-API-Key: $AKEY"
+	run_lua A3 "$LPORT" tests/bench/refresh.lua "$CONNS" "$THREADS" "$DUR" \
+		"$OUT/auth-refresh.txt" "$THREADS"
+	AEMAIL=$(cat "$OUT/auth-email")
+	APASS=$(cat "$OUT/auth-password")
+	run_lua A4 "$LPORT" tests/bench/login.lua "$LCONNS" "$THREADS" "$DUR" "$AEMAIL" "$APASS"
+	# A5: the flood runs 2 s longer than the probe, which starts 1 s in
+	case $DUR in *s) DS=${DUR%s} ;; *) DS=$DUR ;; esac
+	case $DS in ''|*[!0-9]*) DS=10 ;; esac
+	wrk -t"$THREADS" -c"$LCONNS" -d"$((DS + 2))s" --latency --timeout 10s \
+		-s tests/bench/login.lua "http://127.0.0.1:$LPORT" -- "$AEMAIL" "$APASS" \
+		>"$OUT/wrk-A5flood.txt" 2>&1 &
+	FLOOD_PID=$!
+	sleep 1
+	wrk -t1 -c"$PCONNS" -d"${DS}s" --latency -H "Authorization: Bearer $JWT" \
+		"http://127.0.0.1:$LPORT/api/v1/auth/me" >"$OUT/wrk-A5.txt" 2>&1
+	wait "$FLOOD_PID"
+	FLOOD_PID=
+	R_A5=$($U wrk-parse "$OUT/wrk-A5.txt")
+	R_A5flood=$($U wrk-parse "$OUT/wrk-A5flood.txt")
+fi
+
 # ---- report --------------------------------------------------------------
 set -- $R_hello; H_RPS=$1
 set -- $R_L0; L0_RPS=$1
@@ -170,4 +233,50 @@ printf '  %-44s %s (%s)\n' "L1 >= 25% of L0" "$(verdict "$ok")" \
 [ "$L1_BAD" -gt 0 ] 2>/dev/null && echo "  note: L1 had $L1_BAD non-2xx responses or socket errors; its rps is not valid"
 ok=$(awk -v a="$RSS_KIB" -v o="$RSS_OK" -v n="$IDLE" 'BEGIN{print (a!="" && a>0 && a<65536 && o>=n)?1:0}')
 printf '  %-44s %s (%s KiB)\n' "gateway RSS < 64 MiB, $IDLE idle conns" "$(verdict "$ok")" "${RSS_KIB:-?}"
+
+# ---- auth report -----------------------------------------------------------
+echo
+if [ -z "$AUTH_OK" ]; then
+	echo "auth: not measured"
+	exit 0
+fi
+printf '%-34s %10s %9s %9s %9s %8s %7s\n' "auth (conns)" rps p50_ms p99_ms vs_L1 non2xx errors
+arow() {
+	label=$1; set -- $2
+	awk -v l="$label" -v r="$1" -v p50="$2" -v p99="$3" -v n="$4" -v e="$5" \
+	    -v z="$L1_RPS" 'BEGIN {
+		vz = (z > 0) ? sprintf("%.0f%%", 100 * r / z) : "-";
+		printf "%-34s %10.0f %9s %9s %9s %8s %7s\n", l, r, p50, p99, vz, n, e }'
+}
+arow "A1 GET /auth/me, JWT ($CONNS)" "$R_A1"
+arow "A2 GET /auth/me, API key ($CONNS)" "$R_A2"
+arow "A3 POST /auth/refresh ($CONNS)" "$R_A3"
+arow "A4 POST /auth/login ($LCONNS)" "$R_A4"
+arow "A5 login flood ($LCONNS)" "$R_A5flood"
+arow "A5 GET /auth/me in flood ($PCONNS)" "$R_A5"
+echo
+echo "auth targets:"
+bad() { set -- $1; echo $(( ${4:-0} + ${5:-0} )); }
+set -- $R_A1; A1_RPS=$1
+ok=$(awk -v a="$A1_RPS" -v b="$L1_RPS" 'BEGIN{print (b>0 && a>=0.70*b)?1:0}')
+printf '  %-44s %s (%s)\n' "A1 /auth/me JWT >= 70% of L1" "$(verdict "$ok")" \
+	"$(awk -v a="$A1_RPS" -v b="$L1_RPS" 'BEGIN{printf (b>0)?"%.0f%%":"n/a", 100*a/(b>0?b:1)}')"
+set -- $R_A2; A2_RPS=$1
+ok=$(awk -v a="$A2_RPS" -v b="$L1_RPS" 'BEGIN{print (b>0 && a>=0.60*b)?1:0}')
+printf '  %-44s %s (%s)\n' "A2 /auth/me API key >= 60% of L1" "$(verdict "$ok")" \
+	"$(awk -v a="$A2_RPS" -v b="$L1_RPS" 'BEGIN{printf (b>0)?"%.0f%%":"n/a", 100*a/(b>0?b:1)}')"
+set -- $R_A3; A3_RPS=$1
+ok=$(awk -v a="$A3_RPS" 'BEGIN{print (a>=5000)?1:0}')
+printf '  %-44s %s (%.0f rps)\n' "A3 /auth/refresh >= 5000 rps at $CONNS conns" "$(verdict "$ok")" "$A3_RPS"
+set -- $R_A4
+printf '  %-44s %s (%.0f logins/s, p99 %s ms)\n' "A4 login throughput" "info" "$1" "$3"
+set -- $R_A5; A5_P99=$3
+ok=$(awk -v a="$A5_P99" 'BEGIN{print (a!="nan" && a+0<20)?1:0}')
+printf '  %-44s %s (%s ms)\n' "A5 /auth/me p99 < 20 ms during login flood" "$(verdict "$ok")" "$A5_P99"
+set -- $R_A5flood
+printf '  %-44s %s (%.0f logins/s)\n' "A5 login flood throughput" "info" "$1"
+for n in A1 A2 A3 A4 A5 A5flood; do
+	eval "b=\$(bad \"\$R_$n\")"
+	[ "$b" -gt 0 ] 2>/dev/null && echo "  note: $n had $b non-2xx responses or socket errors; its numbers are not valid"
+done
 exit 0

@@ -13,10 +13,21 @@
                                             request each, keep them open, print
                                             "<ok> <rss_before_kib> <rss_with_kib>"
   util.py wrk-parse FILE                    prints "rps p50_ms p99_ms non2xx errors"
+  util.py auth-seed PORT TOKEN DIR N        for the auth benchmarks: access
+                                            tokens live 1 h, lockout off; one
+                                            user with a JWT and an API key,
+                                            N more users whose refresh tokens
+                                            (one session each) go to
+                                            DIR/auth-refresh.txt; writes
+                                            DIR/auth-jwt, auth-key,
+                                            auth-email, auth-password
 """
 
+import concurrent.futures
 import http.client
 import json
+import random
+import string
 import os
 import re
 import resource
@@ -176,6 +187,52 @@ def wrk_parse(path):
     return 0
 
 
+BENCH_PASSWORD = "bench password 1"
+
+
+def auth_seed(port, token, out_dir, n):
+    port, n = int(port), int(n)
+    # lockout off: the login runs hammer one account, and a lockout (of
+    # this account or, with a lockout bug, of correct logins) would turn
+    # them into a 429 benchmark.
+    st, data = get(port, "/api/v1/admin/settings", token, "PATCH",
+                   {"access_token_ttl_seconds": 3600, "lockout_max_attempts": 0})
+    if st != 200:
+        print("PATCH access_token_ttl_seconds, lockout_max_attempts -> %s %s"
+              % (st, data[:200]))
+        return 1
+    tag = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
+
+    def register(i):
+        email = "bench-%s-%d@example.com" % (tag, i)
+        st, data = get(port, "/api/v1/auth/register", None, "POST",
+                       {"email": email, "password": BENCH_PASSWORD})
+        if st != 201:
+            raise RuntimeError("register %s -> %s %s" % (email, st, data[:200]))
+        return email, json.loads(data)
+
+    try:
+        email, main_user = register(0)
+        jwt = main_user["access_token"]
+        st, data = get(port, "/api/v1/auth/api-keys", jwt, "POST", {"name": "bench"})
+        if st != 201:
+            raise RuntimeError("create API key -> %s %s" % (st, data[:200]))
+        key = json.loads(data)["key"]
+        with concurrent.futures.ThreadPoolExecutor(8) as ex:
+            users = list(ex.map(register, range(1, n + 1)))
+    except (RuntimeError, OSError, ValueError, KeyError) as e:
+        print("seeding failed: %s" % e)
+        return 1
+    files = {"auth-jwt": jwt, "auth-key": key, "auth-email": email,
+             "auth-password": BENCH_PASSWORD,
+             "auth-refresh.txt": "\n".join(u["refresh_token"] for _, u in users) + "\n"}
+    for name, text in files.items():
+        with open(os.path.join(out_dir, name), "w") as f:
+            f.write(text)
+    print("ok %d sessions" % n)
+    return 0
+
+
 def main(a):
     cmd = a[0]
     if cmd == "freeport":
@@ -203,6 +260,8 @@ def main(a):
         return idle_rss(a[1], a[2], a[3])
     if cmd == "wrk-parse":
         return wrk_parse(a[1])
+    if cmd == "auth-seed":
+        return auth_seed(a[1], a[2], a[3], a[4])
     print(__doc__)
     return 2
 

@@ -7,6 +7,9 @@ Cluster   starts bin/busbase (the launcher) on a fresh temp DATA_DIR and a
           stops what it started (SIGTERM, then SIGKILL; also at exit).
 Service   starts ONE service binary alone (e.g. bin/busbase-admin) for
           bus-only tests.
+ExtraGateway
+          a second bin/busbase-gateway on another port in front of a
+          Cluster's services (test_auth_two_gateways).
 ClusterTest
           a unittest.TestCase sharing one Cluster per class (setUpClass).
 
@@ -361,11 +364,17 @@ class _Base:
         return CtlReply(rc, None, None, out.decode(errors="replace"),
                         err.decode(errors="replace"), p_elapsed)
 
-    def ctl_call(self, svc, op, body=None, timeout=15.0):
-        """busbasectl call <svc> <op> [json] -> CtlReply with status/body."""
+    def ctl_call(self, svc, op, body=None, timeout=15.0, caller=None,
+                 query=None, params=None):
+        """busbasectl call <svc> <op> [json] [--caller json] [--query json]
+        [--params json] -> CtlReply with status/body."""
         args = ["call", svc, op]
         if body is not None:
             args.append(json.dumps(body))
+        for flag, v in (("--caller", caller), ("--query", query),
+                        ("--params", params)):
+            if v is not None:
+                args += [flag, json.dumps(v)]
         r = self.ctl(*args, timeout=timeout)
         status, parsed = parse_ctl_output(r.rc, r.stdout)
         return r._replace(status=status, body=parsed)
@@ -642,6 +651,77 @@ class Service(_Base):
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+        if self._log:
+            self._log.close()
+            self._log = None
+        with _live_lock:
+            if self in _live:
+                _live.remove(self)
+        return rc
+
+
+class ExtraGateway(_Base):
+    """A second bin/busbase-gateway on its own port, in front of a running
+    Cluster's services (same DATA_DIR, secrets and bus addresses), started
+    outside the launcher. stop() ends this process only; the Cluster's
+    stop() would also kill it (same DATA_DIR)."""
+
+    def __init__(self, cluster, port=None):
+        self.cluster = cluster
+        self._own_dir = False
+        self.data_dir = cluster.data_dir
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(cluster.data_dir, "gateway-%d.log" % self.port)
+        self._log = None
+
+    def env(self, **extra):
+        e = self.cluster.env(PORT=str(self.port))
+        e.update(extra)
+        return e
+
+    def start(self, timeout=10.0):
+        path = os.path.join(BIN, "busbase-gateway")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([path], env=self.env(), stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=self.data_dir, start_new_session=True)
+        with _live_lock:
+            _live.append(self)
+        end = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("second gateway exited with %s; log:\n%s"
+                                   % (self.proc.returncode, self.log_tail()))
+            try:
+                r = self.request("GET", "/api/v1/admin/health", timeout=2)
+                if r.status == 200:
+                    return self
+            except (OSError, http.client.HTTPException):
+                pass
+            if time.monotonic() > end:
+                tail = self.log_tail()
+                self.stop()
+                raise RuntimeError("second gateway not healthy within %.0fs; log:\n%s"
+                                   % (timeout, tail))
+            time.sleep(0.05)
+
+    def request(self, method, path, body=None, headers=None, token=None,
+                timeout=15.0, source=None):
+        return http_request(self.port, method, path, body, headers, token,
+                            timeout, source=source)
+
+    def stop(self, timeout=10.0):
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5)
+            rc = self.proc.returncode
         if self._log:
             self._log.close()
             self._log = None
