@@ -149,9 +149,10 @@ bench: deps-test all
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) $(INC) $(PKGCFLAGS)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-build/fuzz/%: tests/fuzz/%.c $(LC_SRC) $(GW_LIB) $(HDRS) $(DEFS)
+FUZZ_LIB := $(LC_SRC) $(GW_LIB) services/data/query.c
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(HDRS) $(DEFS)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LC_SRC) $(GW_LIB) $(LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(LIBS)
 fuzz: deps-test $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	  n=$$(basename $$t); mkdir -p build/fuzz/corpus-$$n; \

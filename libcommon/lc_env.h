@@ -34,32 +34,33 @@ enum lc_caller_kind {
 // A decoded (or to-be-encoded) request.
 struct lc_req {
 	int     v;
-	int     op;                   // enum lc_msg; -1 if the name is unknown
-	char    op_name[64];          // the wire op name as received
-	char    rid[LC_RID_MAX + 1];  // request id ("" if none)
+	int     op;                  // enum lc_msg; -1 if the name is unknown
+	char    op_name[64];         // the wire op name as received
+	char    rid[LC_RID_MAX + 1]; // request id ("" if none)
 	char    ip[LC_IP_MAX + 1];
 	char    ua[LC_UA_MAX + 1]; // the client's User-Agent, or ""
-	int64_t deadline;             // absolute Unix ms; 0 = none
-	int     caller_kind;          // enum lc_caller_kind
-	json_t *caller;               // object: kind, uid, sid, email, roles, verified
-	json_t *params;               // object (path parameters), never NULL after decode
-	json_t *query;                // object (query string), never NULL after decode
-	json_t *body;                 // any JSON value, or NULL when absent
-	const void *raw;              // raw body bytes (bin), borrowed from the message
+	int64_t deadline;          // absolute Unix ms; 0 = none
+	int     caller_kind;       // enum lc_caller_kind
+	json_t *caller;  // object: kind, uid, sid, email, roles, verified
+	json_t *params;  // object (path parameters), never NULL after decode
+	json_t *query;   // object (query string), never NULL after decode
+	json_t *body;    // any JSON value, or NULL when absent
+	const void *raw; // raw body bytes (bin), borrowed from the message
 	size_t      raw_len;
 };
 
 // A reply being built by a handler, or decoded by a client.
 struct lc_rep {
-	int     status;   // HTTP status; 0 until set
-	json_t *body;     // JSON body (owned), or NULL
-	json_t *headers;  // object of extra HTTP headers (owned), or NULL
-	void   *raw;      // raw body (owned, lc_alloc'd), used instead of body
+	int     status;  // HTTP status; 0 until set
+	json_t *body;    // JSON body (owned), or NULL
+	json_t *headers; // object of extra HTTP headers (owned), or NULL
+	void   *raw;     // raw body (owned, lc_alloc'd), used instead of body
 	size_t  raw_len;
 	char    content_type[128]; // for raw bodies
-	// Effects (reply key "fx"): an array of {"t": topic name, "p": payload}
-	// that the caller applies to its own state before it answers, the same
-	// events the service also publishes (proto/README.md §3.2). NULL: none.
+	// Effects (reply key "fx"): an array of {"t": topic name, "p":
+	// payload} that the caller applies to its own state before it answers,
+	// the same events the service also publishes (proto/README.md §3.2).
+	// NULL: none.
 	json_t *fx;
 };
 
@@ -70,7 +71,8 @@ void lc_rep_fini(struct lc_rep *rp);
 
 // Sets rp to the error reply for err: {"error": msg or default, "code",
 // "field" (omitted when NULL)} with lc_err_status(err). Replaces any body.
-void lc_rep_error(struct lc_rep *rp, int err, const char *msg, const char *field);
+void lc_rep_error(
+    struct lc_rep *rp, int err, const char *msg, const char *field);
 // Sets a JSON reply (takes the reference of body).
 void lc_rep_json(struct lc_rep *rp, int status, json_t *body);
 // Appends the effect {"t": topic name, "p": payload} (payload taken).
@@ -97,8 +99,8 @@ LC_NODISCARD int lc_env_encode_event(int topic, uint64_t seq, int64_t ts,
     const char *src, const json_t *payload, void **out, size_t *out_len);
 // Decodes an event; *payload is a new reference (caller decrefs); src is
 // copied into src_buf (truncated to src_len-1).
-LC_NODISCARD int lc_env_decode_event(const void *buf, size_t len,
-    int *topic, uint64_t *seq, int64_t *ts, char *src_buf, size_t src_len,
+LC_NODISCARD int lc_env_decode_event(const void *buf, size_t len, int *topic,
+    uint64_t *seq, int64_t *ts, char *src_buf, size_t src_len,
     json_t **payload);
 
 #endif // LC_ENV_H

@@ -565,11 +565,11 @@ test_rep_fx(void **state)
 	e = json_array_get(back.fx, 0);
 	assert_string_equal(
 	    json_string_value(json_object_get(e, "t")), "session.revoked");
-	assert_string_equal(json_string_value(json_object_get(
-	                        json_object_get(e, "p"), "uid")),
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(e, "p"), "uid")),
 	    "U1");
-	assert_true(json_is_null(
-	    json_object_get(json_array_get(back.fx, 1), "p")));
+	assert_true(
+	    json_is_null(json_object_get(json_array_get(back.fx, 1), "p")));
 	lc_rep_fini(&back);
 	lc_free(buf);
 	lc_rep_fini(&rp);

@@ -191,8 +191,8 @@ int auth_user_load(struct lc_worker *w, const char *id, struct auth_user *u);
 int auth_user_by_email(
     struct lc_worker *w, const char *email_norm, struct auth_user *u);
 // The password hash of user id into out (""= none). 0 or LC_ENOT_FOUND.
-int auth_user_pw_hash(struct lc_worker *w, const char *id,
-    char out[AUTH_PWHASH_STR]);
+int auth_user_pw_hash(
+    struct lc_worker *w, const char *id, char out[AUTH_PWHASH_STR]);
 // The public User object of API.md §2.1.
 json_t *auth_user_json(const struct auth_user *u);
 // Inside a transaction: inserts a user (pw_hash may be NULL; metadata may
@@ -373,8 +373,9 @@ char *auth_totp_url(const char *issuer, const char *email, const char *secret);
 
 /* ---- handlers (one per op; the op table is in main.c) ---- */
 
-#define AUTH_HANDLER(name)                                                     \
-	int name(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+#define AUTH_HANDLER(name) \
+	int name(          \
+	    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 
 // users.c
 AUTH_HANDLER(auth_h_register);

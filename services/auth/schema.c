@@ -21,7 +21,7 @@ const char *const auth_migrations[] = {
 	"CREATE TABLE users ("
 	"  id             TEXT PRIMARY KEY,"
 	"  email          TEXT NOT NULL UNIQUE,"
-	"  pw_hash        TEXT,"                        // NULL: no password
+	"  pw_hash        TEXT," // NULL: no password
 	"  is_verified    INTEGER NOT NULL DEFAULT 0,"
 	"  totp_enabled   INTEGER NOT NULL DEFAULT 0,"
 	"  totp_secret    TEXT,"                        // base32, when enabled
