@@ -7,7 +7,8 @@
  * an API key (bb_...), or an access token (JWT, HS256 under SECRET_KEY).
  * X-API-Key counts only without Authorization. API keys are resolved by
  * auth (auth.apikey_resolve) and positive answers are cached for a few
- * seconds, keyed by a keyed hash of the key (the key itself is not kept).
+ * seconds (never past the key's expires_at, which the answer carries),
+ * keyed by a keyed hash of the key (the key itself is not kept).
  * The cache is used only while the session view is in sync with auth's
  * stream; a user's entries are dropped on apikey.revoked, user.changed,
  * user.deleted and session.revoked with a cut (stream and reply effects),
@@ -441,6 +442,8 @@ gw_auth_apikey_reply(struct gw *g, struct gw_req *r, int rv, void *msg)
 	const json_t   *uid;
 	json_t         *kid;
 	json_t         *caller;
+	const json_t   *exp;
+	int64_t         ttl = CACHE_TTL_MS;
 	struct kcache  *e;
 	uint8_t         h[MAC_LEN];
 
@@ -472,14 +475,21 @@ gw_auth_apikey_reply(struct gw *g, struct gw_req *r, int rv, void *msg)
 	}
 	set_caller(r, LC_CALLER_APIKEY, caller, json_string_value(uid),
 	    json_string_length(uid));
+	// Cached for CACHE_TTL_MS, and never past the key's own expiry.
+	exp = json_object_get(rp.body, "expires_at");
+	if (json_is_integer(exp)) {
+		int64_t left = (int64_t) json_integer_value(exp) - lc_now_ms();
+
+		ttl = left < ttl ? left : ttl;
+	}
 	mac(a, r->apikey, r->apikey_len, h);
 	e = slot_of(a, h);
 	(void) pthread_mutex_lock(&a->mu);
-	if (a->epoch == r->kc_epoch) { // nothing dropped meanwhile
+	if (a->epoch == r->kc_epoch && ttl > 0) { // nothing dropped meanwhile
 		json_decref(e->caller);
 		memcpy(e->h, h, MAC_LEN);
 		e->caller = json_deep_copy(caller);
-		e->exp_ms = lc_mono_ms() + CACHE_TTL_MS;
+		e->exp_ms = lc_mono_ms() + ttl;
 		(void) snprintf(e->uid, sizeof(e->uid), "%s", r->uid);
 	}
 	(void) pthread_mutex_unlock(&a->mu);

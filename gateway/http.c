@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "lc_codec.h"
 #include "lc_err.h"
 #include "lc_ids.h"
 #include "lc_log.h"
@@ -696,6 +697,14 @@ parse_body(struct gw_req *r, int kind)
 		    "Request body is not valid JSON: %s (at byte %d).", e.text,
 		    e.position);
 		answer_error(r, LC_EINVALID_JSON, msg);
+		return (NULL);
+	}
+	if (!lc_json_depth_ok(j, LC_JSON_BODY_MAX_DEPTH)) {
+		json_decref(j);
+		(void) snprintf(msg, sizeof(msg),
+		    "Request body is nested too deeply (at most %d levels).",
+		    LC_JSON_BODY_MAX_DEPTH);
+		answer_error(r, LC_EINVALID_BODY, msg);
 		return (NULL);
 	}
 	if (!json_is_object(j) &&

@@ -486,3 +486,31 @@ lc_codec_encode_json(const json_t *j, void **out, size_t *out_len)
 	*out     = msgpack_sbuffer_release(&sb);
 	return (0);
 }
+
+int
+lc_json_depth_ok(const json_t *j, int max)
+{
+	const char *k;
+	json_t     *v;
+	size_t      i;
+
+	if (max < 1) {
+		return (0);
+	}
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+		{
+			if (!lc_json_depth_ok(v, max - 1)) {
+				return (0);
+			}
+		}
+	} else if (json_is_object(j)) {
+		json_object_foreach((json_t *) (uintptr_t) j, k, v)
+		{
+			if (!lc_json_depth_ok(v, max - 1)) {
+				return (0);
+			}
+		}
+	}
+	return (1);
+}

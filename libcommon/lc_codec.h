@@ -22,6 +22,17 @@
 
 #define LC_CODEC_MAX_DEPTH 32
 
+// The deepest nesting a client's JSON body may have (a scalar or an empty
+// container at top level is depth 1, {"a":{}} is 2). Well below
+// LC_CODEC_MAX_DEPTH, so any value stored from a body can still be carried
+// inside the replies that wrap it (envelope, AuthResult, item lists,
+// batch results add at most 6 levels; hook calls wrap records too).
+#define LC_JSON_BODY_MAX_DEPTH 24
+
+// 1 if j nests no deeper than max levels (as LC_JSON_BODY_MAX_DEPTH
+// counts them), else 0. Stops descending at max + 1.
+int lc_json_depth_ok(const json_t *j, int max);
+
 // Converts a decoded msgpack object to a new JSON value (caller owns *out).
 // Returns 0, LC_EPROTO (unsupported type, bad UTF-8, too deep) or
 // LC_ELIMIT.

@@ -437,6 +437,11 @@ auth_h_apikey_resolve(
 	    "email", text_col(st, 4), "roles", roles, "verified",
 	    sqlite3_column_int(st, 6) != 0, "key_id", id);
 	rv  = out != NULL ? 0 : LC_EINTERNAL;
+	// The gateway caches the answer no longer than the key is valid.
+	if (out != NULL && sqlite3_column_type(st, 1) != SQLITE_NULL) {
+		(void) json_object_set_new(out, "expires_at",
+		    json_integer((json_int_t) sqlite3_column_int64(st, 1)));
+	}
 out:
 	lc_db_done(st);
 	if (rv != 0) {

@@ -276,22 +276,29 @@ LC_NODISCARD int auth_token_impersonate(
 
 /* ---- lockout.c ---- */
 
-// Lockout per normalized e-mail (§2.6). An attempt is counted as a failure
-// in advance, in its own short IMMEDIATE transaction (call it outside any
-// other transaction), so parallel attempts serialize on the writer and
-// exactly lockout_max_attempts of a burst get past it (the rest see the
-// lock); the slow password check runs after that commit.
-// Returns LC_EACCOUNT_LOCKED with *retry_s (seconds left, rounded up, >= 1)
-// while locked (nothing counted, the lock not extended), else 0 with the
-// attempt counted. Expired locks are cleared. lockout_max_attempts = 0:
-// always 0, nothing stored.
-int auth_lock_attempt(
-    struct lc_worker *w, const char *email_norm, int64_t *retry_s);
-// The attempt succeeded (AuthResult or 2FA verified): resets the counter.
-void auth_lock_success(struct lc_worker *w, const char *email_norm);
-// The attempt was not a failure after all (a correct password answered
-// with a TotpChallenge): takes the attempt back, lifting a lock it caused.
-void auth_lock_undo(struct lc_worker *w, const char *email_norm);
+// Lockout per normalized e-mail (§2.6); see lockout.c for the scheme.
+// A login or 2FA attempt holds a ticket from auth_lock_enter to
+// auth_lock_leave (both outside any transaction: the ticket lives on the
+// caller's stack and keeps a pointer to key, which must outlive it).
+struct auth_lock_ticket {
+	const char              *key;
+	int                      active; // counted as pending
+	struct auth_lock_ticket *next;
+};
+enum auth_lock_outcome {
+	AUTH_LOCK_FAILED,    // a wrong password/code, an unknown account
+	AUTH_LOCK_SUCCEEDED, // an AuthResult: the counter resets
+	AUTH_LOCK_NEUTRAL,   // neither (TotpChallenge, busy, error)
+};
+// 0: the attempt may go ahead (lockout off: a no-op ticket).
+// LC_EACCOUNT_LOCKED with *retry_s (seconds left, rounded up, >= 1): the
+// key is locked; nothing counted, the lock not extended. LC_EUNAVAILABLE:
+// waited too long for the pending attempts of the key. LC_EINTERNAL.
+// Every 0 must be followed by exactly one auth_lock_leave.
+LC_NODISCARD int auth_lock_enter(struct lc_worker *w, const char *key,
+    struct auth_lock_ticket *t, int64_t *retry_s);
+void auth_lock_leave(struct lc_worker *w, struct auth_lock_ticket *t,
+    enum auth_lock_outcome outcome);
 // Clears the counter and any lock (password reset). Usable inside a txn.
 void auth_lock_reset(struct lc_worker *w, const char *email_norm);
 

@@ -1,29 +1,49 @@
 /*
  * lockout.c -- login lockout per normalized e-mail (API.md §2.6).
  *
- * One row per key in the lockout table: the consecutive failures and the
- * time the lock ends (0: not locked). An attempt is counted in advance,
- * in its own IMMEDIATE transaction: the attempt that brings failures to
- * lockout_max_attempts sets locked_until = now + lockout_duration_ms. So
- * of a parallel burst exactly lockout_max_attempts attempts get past
- * auth_lock_attempt (they serialize on SQLite's write lock) and the rest
- * see the lock, and the slow password check never runs under a
- * transaction. When the attempt turns out to be a success the row is
- * deleted (auth_lock_success); when it was a correct password answered
- * with a TotpChallenge the attempt is taken back (auth_lock_undo), which
- * also lifts a lock that attempt set. A lock is never extended: a locked
- * key is answered 429 without counting anything. An expired lock starts
- * the count again at zero.
+ * Two counts per key. The confirmed failures live in the lockout table
+ * (one row per key: consecutive failures and the time the lock ends, 0 when
+ * not locked), so they survive a restart. The attempts still being checked
+ * (the slow password hash, a TOTP code) are pending: a ticket each, in a
+ * process-wide list under one mutex, since only this process decides.
  *
- * These run outside the caller's transactions except auth_lock_reset,
- * which is a single statement and works either way. Their failures are
- * logged; auth_lock_attempt fails closed only on a database error.
+ * An attempt enters (auth_lock_enter) only while failures + pending is
+ * below lockout_max_attempts; otherwise it waits until a pending attempt
+ * of its key leaves. It leaves (auth_lock_leave) with its outcome: a
+ * failure is added to the row (the one that reaches the limit sets
+ * locked_until = now + lockout_duration_ms, and still answers 401), a
+ * success deletes the row, anything else (a correct password answered
+ * with a TotpChallenge, an overloaded hasher, an internal error) changes
+ * nothing. So of a burst of wrong passwords exactly lockout_max_attempts
+ * are checked and answered 401 and the rest wait and see the lock (429),
+ * while a burst of right ones all succeed: nothing counts as a failure
+ * before it is one. A locked key is answered 429 without waiting or
+ * counting; a lock is never extended; an expired lock starts the count
+ * again at zero. A crash loses only pending attempts, which had no answer.
+ *
+ * Locking order: the mutex may be held while a statement waits for
+ * SQLite's write lock, so auth_lock_enter/leave are never called inside a
+ * transaction; auth_lock_reset (one statement, usable inside one) does not
+ * take the mutex.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
 #include "auth.h"
 #include "lc_db.h"
 #include "lc_err.h"
 #include "lc_log.h"
 #include "lc_settings.h"
+
+// How long an attempt waits for a pending one of its key before it is
+// answered 503 (the hasher is overloaded if that is not enough).
+#define LOCK_WAIT_MS 10000
+
+static pthread_mutex_t          lock_mu   = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t           lock_cv   = PTHREAD_COND_INITIALIZER;
+static struct auth_lock_ticket *lock_list = NULL; // pending attempts
 
 // Retry-After: seconds left, rounded up, at least 1.
 static int64_t
@@ -34,6 +54,17 @@ seconds_left(int64_t until, int64_t now)
 	return (s > 0 ? s : 1);
 }
 
+// Pending attempts of key. Under lock_mu.
+static int64_t
+pending(const char *key)
+{
+	int64_t n = 0;
+
+	for (struct auth_lock_ticket *t = lock_list; t != NULL; t = t->next) {
+		n += strcmp(t->key, key) == 0;
+	}
+	return (n);
+}
 // The row of key: *failures, *until (0, 0 when there is none).
 static int
 lock_read(
@@ -80,91 +111,118 @@ lock_write(
 }
 
 int
-auth_lock_attempt(
-    struct lc_worker *w, const char *email_norm, int64_t *retry_s)
+auth_lock_enter(struct lc_worker *w, const char *key,
+    struct auth_lock_ticket *t, int64_t *retry_s)
 {
-	int64_t max = lc_settings_int("lockout_max_attempts");
-	int64_t dur = lc_settings_int("lockout_duration_ms");
-	int64_t now;
-	int64_t failures;
-	int64_t until;
-	int     rv;
+	int64_t         max = lc_settings_int("lockout_max_attempts");
+	struct timespec deadline;
+	int64_t         failures;
+	int64_t         until;
+	int64_t         now;
+	int             rv = 0;
 
+	t->key    = key;
+	t->active = 0;
+	t->next   = NULL;
 	if (max <= 0) {
-		return (0); // lockout off: nothing stored
+		return (0); // lockout off: nothing counted
 	}
-	if ((rv = auth_begin(w)) != 0) {
-		return (rv);
+	(void) clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += LOCK_WAIT_MS / 1000;
+	pthread_mutex_lock(&lock_mu);
+	for (;;) {
+		if ((rv = lock_read(w, key, &failures, &until)) != 0) {
+			break;
+		}
+		now = lc_now_ms();
+		if (until > now) {
+			*retry_s = seconds_left(until, now);
+			rv       = LC_EACCOUNT_LOCKED;
+			break;
+		}
+		if (until != 0) {
+			failures = 0; // the lock ran out: a new count
+		}
+		// With nothing pending the attempt goes ahead even at the
+		// limit (a limit lowered since): its failure sets the lock.
+		if (failures + pending(key) < max || pending(key) == 0) {
+			t->active = 1;
+			t->next   = lock_list;
+			lock_list = t;
+			break;
+		}
+		if (pthread_cond_timedwait(&lock_cv, &lock_mu, &deadline) ==
+		    ETIMEDOUT) {
+			rv = LC_EUNAVAILABLE;
+			break;
+		}
 	}
-	now = lc_now_ms();
-	if ((rv = lock_read(w, email_norm, &failures, &until)) != 0) {
-		goto fail;
-	}
-	if (until > now) {
-		auth_rollback(w);
-		*retry_s = seconds_left(until, now);
-		return (LC_EACCOUNT_LOCKED);
-	}
-	if (until != 0) {
-		failures = 0; // the lock ran out: a new count
-		until    = 0;
-	}
-	if (++failures >= max) {
-		until = now + dur;
-	}
-	if ((rv = lock_write(w, email_norm, failures, until)) != 0) {
-		goto fail;
-	}
-	return (auth_commit(w, NULL));
-fail:
-	auth_rollback(w);
+	pthread_mutex_unlock(&lock_mu);
 	return (rv);
 }
 
-// Runs one single-statement write on key (?1) and arg (?2, when the
-// statement has it); failures are logged.
+// One more failure for key, locking it at the limit. Under lock_mu.
 static void
-lock_exec(struct lc_worker *w, const char *sql, const char *key, int64_t arg,
-    const char *what)
-{
-	sqlite3_stmt *st = auth_stmt(w, sql);
-
-	if (st == NULL || auth__bind_text(st, 1, key) != 0 ||
-	    (sqlite3_bind_parameter_count(st) >= 2 &&
-	        sqlite3_bind_int64(st, 2, arg) != SQLITE_OK)) {
-		lc_db_done(st);
-		lc_log_err("AUTH-LOCKOUT", "%s: bind failed", what);
-		return;
-	}
-	(void) auth__step_done(w, st, what);
-}
-
-void
-auth_lock_success(struct lc_worker *w, const char *email_norm)
-{
-	lock_exec(w, "DELETE FROM lockout WHERE email = ?1", email_norm, 0,
-	    "lockout success");
-}
-
-void
-auth_lock_undo(struct lc_worker *w, const char *email_norm)
+lock_fail(struct lc_worker *w, const char *key)
 {
 	int64_t max = lc_settings_int("lockout_max_attempts");
+	int64_t now = lc_now_ms();
+	int64_t failures;
+	int64_t until;
 
-	if (max <= 0) {
+	if (lock_read(w, key, &failures, &until) != 0) {
+		return; // logged by the statement helpers
+	}
+	if (until > now) {
+		return; // locked meanwhile (a lowered limit): not extended
+	}
+	if (until != 0) {
+		failures = 0;
+	}
+	until = ++failures >= max && max > 0
+	    ? now + lc_settings_int("lockout_duration_ms")
+	    : 0;
+	if (lock_write(w, key, failures, until) != 0) {
+		lc_log_err("AUTH-LOCKOUT", "cannot record a failure");
+	}
+}
+
+void
+auth_lock_leave(struct lc_worker *w, struct auth_lock_ticket *t,
+    enum auth_lock_outcome outcome)
+{
+	struct auth_lock_ticket **pp;
+
+	if (!t->active) {
 		return;
 	}
-	// One failure fewer; below the limit again, the lock it set goes.
-	lock_exec(w,
-	    "UPDATE lockout SET failures = max(failures - 1, 0), "
-	    "locked_until = CASE WHEN failures - 1 < ?2 THEN 0 "
-	    "ELSE locked_until END WHERE email = ?1",
-	    email_norm, max, "lockout undo");
+	pthread_mutex_lock(&lock_mu);
+	for (pp = &lock_list; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->active = 0;
+	if (outcome == AUTH_LOCK_FAILED) {
+		lock_fail(w, t->key);
+	} else if (outcome == AUTH_LOCK_SUCCEEDED) {
+		auth_lock_reset(w, t->key);
+	}
+	pthread_cond_broadcast(&lock_cv);
+	pthread_mutex_unlock(&lock_mu);
 }
 
 void
 auth_lock_reset(struct lc_worker *w, const char *email_norm)
 {
-	lock_exec(w, "DELETE FROM lockout WHERE email = ?1", email_norm, 0,
-	    "lockout reset");
+	sqlite3_stmt *st =
+	    auth_stmt(w, "DELETE FROM lockout WHERE email = ?1");
+
+	if (st == NULL || auth__bind_text(st, 1, email_norm) != 0) {
+		lc_db_done(st);
+		lc_log_err("AUTH-LOCKOUT", "lockout reset: bind failed");
+		return;
+	}
+	(void) auth__step_done(w, st, "lockout reset");
 }

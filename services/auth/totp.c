@@ -632,18 +632,19 @@ int
 auth_h_totp_verify(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 {
-	const json_t    *tv     = json_object_get(rq->body, "totp_token");
-	struct challenge c      = { 0 };
-	struct totp_row  r      = { 0 };
-	struct auth_user u      = { 0 };
-	json_t          *result = NULL;
-	sqlite3_stmt    *st;
-	uint8_t          h[crypto_hash_sha256_BYTES];
-	char             code[8];
-	char             ra[24];
-	int64_t          retry = 0;
-	int64_t          step;
-	int              rv;
+	const json_t           *tv = json_object_get(rq->body, "totp_token");
+	struct challenge        c  = { 0 };
+	struct totp_row         r  = { 0 };
+	struct auth_user        u  = { 0 };
+	json_t                 *result = NULL;
+	sqlite3_stmt           *st;
+	uint8_t                 h[crypto_hash_sha256_BYTES];
+	char                    code[8];
+	char                    ra[24];
+	int64_t                 retry = 0;
+	struct auth_lock_ticket lt    = { 0 };
+	int64_t                 step;
+	int                     rv;
 
 	if (!json_is_string(tv) || json_string_length(tv) == 0) {
 		return (fail(rp, LC_EVALIDATION, "totp_token is required.",
@@ -659,8 +660,8 @@ auth_h_totp_verify(
 	if ((rv = challenge_find(w, h, &c)) != 0) {
 		return (rv);
 	}
-	// Counted as a failure in advance (lockout.c); 429 while locked.
-	if ((rv = auth_lock_attempt(w, c.email, &retry)) != 0) {
+	// A lockout ticket while the code is checked; 429 while locked.
+	if ((rv = auth_lock_enter(w, c.email, &lt, &retry)) != 0) {
 		if (rv == LC_EACCOUNT_LOCKED) {
 			(void) snprintf(ra, sizeof(ra), "%lld",
 			    (long long) (retry > 0 ? retry : 1));
@@ -669,6 +670,7 @@ auth_h_totp_verify(
 		return (rv);
 	}
 	if ((rv = auth_begin(w)) != 0) {
+		auth_lock_leave(w, &lt, AUTH_LOCK_NEUTRAL);
 		return (rv);
 	}
 	// Again inside the transaction: a parallel verify may have used it.
@@ -684,9 +686,9 @@ auth_h_totp_verify(
 	}
 	if (auth_totp_check(
 	        r.secret, code, lc_now_ms() / 1000, r.last_step, &step) != 0) {
-		// A wrong code: the failure counted above stays.
 		auth_rollback(w);
 		totp_row_wipe(&r);
+		auth_lock_leave(w, &lt, AUTH_LOCK_FAILED);
 		return (LC_EINVALID_TOTP_CODE);
 	}
 	st =
@@ -720,18 +722,20 @@ auth_h_totp_verify(
 	auth_user_fini(&u);
 	if ((rv = auth_commit(w, rp)) != 0) {
 		json_decref(result);
+		auth_lock_leave(w, &lt, AUTH_LOCK_NEUTRAL);
 		return (rv);
 	}
 	lc_rep_json(rp, 200, result);
-	auth_lock_success(w, c.email);
+	auth_lock_leave(w, &lt, AUTH_LOCK_SUCCEEDED);
 	return (0);
 undo:
 	auth_rollback(w);
 	totp_row_wipe(&r);
-	auth_lock_undo(w, c.email);
+	auth_lock_leave(w, &lt, AUTH_LOCK_NEUTRAL);
 	return (rv);
 fail:
 	auth_rollback(w);
+	auth_lock_leave(w, &lt, AUTH_LOCK_NEUTRAL);
 	totp_row_wipe(&r);
 	auth_user_fini(&u);
 	json_decref(result);

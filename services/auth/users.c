@@ -5,10 +5,10 @@
  *
  * Login (§2.6, §2.10). The order of the answers is: 403 (password
  * sign-in disabled), 400 (email/password not strings), 429 (locked),
- * 401. The attempt is counted as a failure before the password is
- * checked (auth_lock_attempt, its own short transaction), so a parallel
- * burst cannot overshoot lockout_max_attempts; a success resets the
- * counter, a TotpChallenge takes the attempt back. Every path that
+ * 401. The attempt holds a lockout ticket while the password is checked
+ * (lockout.c): a parallel burst of failures cannot overshoot
+ * lockout_max_attempts and a burst of right passwords never locks; a
+ * success resets the counter, a TotpChallenge leaves it. Every path that
  * answers 401 (unknown e-mail, malformed e-mail, no password, a password
  * that could never be valid) does the same Argon2 verification, against
  * a dummy hash when there is nothing to check. Argon2 never runs inside a
@@ -689,10 +689,11 @@ same_hash(const char *a, const char *b)
 }
 
 // After a matching password: opens the session (or, with 2FA, answers a
-// TotpChallenge). The account must still have the hash that matched.
+// TotpChallenge, *challenge = 1). The account must still have the hash
+// that matched.
 static int
 login_finish(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
-    const char *key, const struct login_row *r)
+    const struct login_row *r, int *challenge)
 {
 	struct auth_user u      = { 0 };
 	json_t          *result = NULL;
@@ -723,11 +724,7 @@ login_finish(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 	if ((rv = auth_commit(w, rp)) != 0) {
 		goto out;
 	}
-	if (u.totp_enabled) {
-		auth_lock_undo(w, key); // a correct password: not a failure
-	} else {
-		auth_lock_success(w, key);
-	}
+	*challenge = u.totp_enabled;
 	lc_rep_json(rp, 200, result);
 	result = NULL;
 out:
@@ -740,17 +737,19 @@ out:
 int
 auth_h_login(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 {
-	const json_t    *ev = json_object_get(rq->body, "email");
-	const json_t    *pv = json_object_get(rq->body, "password");
-	struct login_row r;
-	char             key[AUTH_EMAIL_MAX + 1];
-	char             norm[AUTH_EMAIL_MAX + 1];
-	char             ra[24];
-	const char      *hash  = NULL;
-	int64_t          retry = 0;
-	int              keyed;
-	size_t           pwlen;
-	int              rv;
+	const json_t           *ev = json_object_get(rq->body, "email");
+	const json_t           *pv = json_object_get(rq->body, "password");
+	struct login_row        r;
+	struct auth_lock_ticket lt        = { 0 };
+	int                     challenge = 0;
+	char                    key[AUTH_EMAIL_MAX + 1];
+	char                    norm[AUTH_EMAIL_MAX + 1];
+	char                    ra[24];
+	const char             *hash  = NULL;
+	int64_t                 retry = 0;
+	int                     keyed;
+	size_t                  pwlen;
+	int                     rv;
 
 	if (!lc_settings_bool("auth_password_enabled")) {
 		return (LC_EAUTH_METHOD_DISABLED);
@@ -768,7 +767,10 @@ auth_h_login(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 	// (one too long to be any account's is not counted).
 	keyed = auth_email_key(json_string_value(ev), json_string_length(ev),
 	            key, sizeof(key)) > 0;
-	if (keyed && (rv = auth_lock_attempt(w, key, &retry)) != 0) {
+	if (keyed && (rv = auth_lock_enter(w, key, &lt, &retry)) != 0) {
+		if (rv == LC_EUNAVAILABLE) {
+			return (busy(rp));
+		}
 		if (rv == LC_EACCOUNT_LOCKED) {
 			(void) snprintf(ra, sizeof(ra), "%lld",
 			    (long long) (retry > 0 ? retry : 1));
@@ -789,13 +791,14 @@ auth_h_login(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 	rv = auth_pw_verify(auth_state(w), hash, json_string_value(pv),
 	    pwlen > PW_MAX_BYTES ? PW_MAX_BYTES : pwlen);
 	if (rv == 0) {
-		rv = login_finish(w, rq, rp, key, &r);
+		rv = login_finish(w, rq, rp, &r, &challenge);
 	} else if (rv == LC_EUNAVAILABLE) {
-		if (keyed) {
-			auth_lock_undo(w, key); // not an attempt after all
-		}
 		rv = busy(rp);
 	}
+	auth_lock_leave(w, &lt,
+	    rv == LC_EINVALID_CREDENTIALS ? AUTH_LOCK_FAILED
+	        : rv == 0 && !challenge   ? AUTH_LOCK_SUCCEEDED
+	                                  : AUTH_LOCK_NEUTRAL);
 	sodium_memzero(r.hash, sizeof(r.hash));
 	if (rv == LC_EINVALID_CREDENTIALS) {
 		lc_log_info("AUTH-LOGIN-FAIL", "invalid credentials");

@@ -162,7 +162,6 @@ class ApiKeysTest(AuthTest):
         self.assertOK(r)
         self.assertKeyDead(k2["key"])
 
-    @unittest.skip("known bug: the gateway key cache ignores expires_at (issue 3 open)")
     def test_expiry(self):
         a = self.register()
         k = self.new_key(a["access_token"], "short", expires_in=1)

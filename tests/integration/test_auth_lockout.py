@@ -44,7 +44,6 @@ class LockoutTest(AuthTest):
         # refresh is not subject to lockout
         # (a session opened before the lock keeps working)
 
-    @unittest.skip("known bug: pre-counted attempts lock parallel correct logins (issue 3 open)")
     def test_parallel_correct_logins_never_lock(self):
         """Only failures count (§2.6): 20 logins with the right password at
         once all succeed, however the counter is kept."""
