@@ -350,6 +350,34 @@ test_bin_object_noncanonical(void **state)
 	}
 }
 
+static void
+test_json_depth(void **state)
+{
+	json_t *j = json_integer(1);
+
+	(void) state;
+	assert_true(lc_json_depth_ok(j, 1));
+	assert_false(lc_json_depth_ok(j, 0));
+	// Objects and arrays alternating around 1: n of them, n + 1 levels.
+	for (int n = 1; n <= 30; n++) {
+		if (n % 2) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "k", j);
+			j = o;
+		} else {
+			j = json_pack("[o]", j);
+		}
+		assert_true(lc_json_depth_ok(j, n + 1));
+		assert_false(lc_json_depth_ok(j, n));
+	}
+	json_decref(j);
+	j = json_pack("{s:[], s:{}}", "a", "b");
+	assert_true(lc_json_depth_ok(j, 2));
+	assert_false(lc_json_depth_ok(j, 1));
+	json_decref(j);
+}
+
 int
 main(void)
 {
@@ -362,6 +390,7 @@ main(void)
 		cmocka_unit_test(test_bin),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_json_depth),
 		cmocka_unit_test(test_nan_pack),
 		cmocka_unit_test(test_to_json_object),
 	};

@@ -360,6 +360,11 @@ touch(struct lc_worker *w, const char *id, int64_t now)
 	if (st == NULL) {
 		return;
 	}
+	// Through write_mu like every write (db.c), not SQLite's busy wait.
+	if (auth_begin(w) != 0) {
+		lc_db_done(st);
+		return;
+	}
 	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, now - AUTH_APIKEY_TOUCH_MS) !=
@@ -369,6 +374,9 @@ touch(struct lc_worker *w, const char *id, int64_t now)
 		    sqlite3_errmsg(w->db));
 	}
 	lc_db_done(st);
+	if (auth_commit(w, NULL) != 0) {
+		lc_log_warn("AUTH-APIKEY-TOUCH", "last_used_at not saved");
+	}
 }
 
 int

@@ -122,89 +122,9 @@ test_hash(void **state)
 	    "6");
 }
 
-/* ---- fixture (the same in emailflow_test.c and totp_test.c) ---- */
+/* ---- fixture: fixture_test.h ---- */
 
-struct fx {
-	struct lc_service svc;
-	struct auth_state st;
-	struct lc_worker  w;
-	char              dir[64];
-	char              path[128];
-	char              mails[128];
-};
-
-/*
- * ADAPT (needs A's files): the per-worker auth.db state of db.c (statement
- * cache and pending events, w->user) and the shared state main.c sets up.
- * These are the names this fixture expects for the worker set-up main.c's
- * worker_init/worker_fini do; rename here and in the two other copies if
- * db.c's differ. auth_pw_hash is called with st.pw == NULL: set a pool up
- * here if pwhash.c needs one.
- */
-int  auth_db_open(struct lc_worker *w);
-void auth_db_close(struct lc_worker *w);
-
-static uint8_t test_secret_key[32] = "0123456789abcdef0123456789abcdef";
-
-static void
-settings_set(const char *key, json_t *v)
-{
-	json_t *cur = lc_settings_current(NULL);
-
-	json_object_set_new(cur, key, v);
-	lc_settings_install(cur, 0);
-	json_decref(cur);
-}
-
-static int
-setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-	json_t    *d;
-
-	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/auth_test_XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/auth.db", fx->dir);
-	snprintf(fx->mails, sizeof(fx->mails), "%s/mails.jsonl", fx->dir);
-	setenv("EMAIL_CONSOLE_FILE", fx->mails, 1);
-	assert_int_equal(lc_db_open(fx->path, &fx->w.db), 0);
-	assert_int_equal(
-	    lc_db_migrate(fx->w.db, auth_migrations, auth_nmigrations), 0);
-	fx->svc.name          = "auth";
-	fx->svc.user          = &fx->st;
-	fx->st.svc            = &fx->svc;
-	fx->st.secret_key     = test_secret_key;
-	fx->st.secret_key_len = sizeof(test_secret_key);
-	fx->w.svc             = &fx->svc;
-	assert_int_equal(auth_db_open(&fx->w), 0);
-	assert_int_equal(auth_mailer_alloc(&fx->st.mail), 0);
-	d = lc_settings_defaults();
-	lc_settings_install(d, 0);
-	json_decref(d);
-	*state = fx;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *fx = *state;
-	char       p[160];
-
-	auth_mailer_free(fx->st.mail);
-	auth_db_close(&fx->w);
-	lc_db_close(fx->w.db);
-	unlink(fx->path);
-	snprintf(p, sizeof(p), "%s-wal", fx->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", fx->path);
-	unlink(p);
-	unlink(fx->mails);
-	rmdir(fx->dir);
-	free(fx);
-	return (0);
-}
+#include "fixture_test.h"
 
 // Runs a handler as a caller of kind (LC_CALLER_*; uid for user and
 // apikey callers); body, query and params are JSON texts or NULL.

@@ -21,10 +21,10 @@
  * counting; a lock is never extended; an expired lock starts the count
  * again at zero. A crash loses only pending attempts, which had no answer.
  *
- * Locking order: the mutex may be held while a statement waits for
- * SQLite's write lock, so auth_lock_enter/leave are never called inside a
- * transaction; auth_lock_reset (one statement, usable inside one) does not
- * take the mutex.
+ * Locking order: lock_mu first, then db.c's write_mu (auth_lock_leave
+ * writes in a transaction under lock_mu), so auth_lock_enter/leave are
+ * never called inside a transaction; auth_lock_reset (one statement,
+ * usable inside one) does not take lock_mu.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -204,10 +204,16 @@ auth_lock_leave(struct lc_worker *w, struct auth_lock_ticket *t,
 		}
 	}
 	t->active = 0;
-	if (outcome == AUTH_LOCK_FAILED) {
-		lock_fail(w, t->key);
-	} else if (outcome == AUTH_LOCK_SUCCEEDED) {
-		auth_lock_reset(w, t->key);
+	// A write transaction (db.c's write_mu, taken after lock_mu).
+	if (outcome != AUTH_LOCK_NEUTRAL && auth_begin(w) == 0) {
+		if (outcome == AUTH_LOCK_FAILED) {
+			lock_fail(w, t->key);
+		} else {
+			auth_lock_reset(w, t->key);
+		}
+		if (auth_commit(w, NULL) != 0) {
+			lc_log_err("AUTH-LOCKOUT", "cannot record an outcome");
+		}
 	}
 	pthread_cond_broadcast(&lock_cv);
 	pthread_mutex_unlock(&lock_mu);

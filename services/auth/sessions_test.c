@@ -29,73 +29,9 @@
 #define PW "correct horse battery"
 #define DAY_MS (86400 * 1000LL)
 
-/* ---- fixture ---- */
+/* ---- fixture: fixture_test.h ---- */
 
-struct fx {
-	struct lc_service svc;
-	struct auth_state st;
-	struct lc_worker  w;
-	char              dir[64];
-	char              path[128];
-};
-
-static uint8_t test_secret_key[32] = "0123456789abcdef0123456789abcdef";
-
-static void
-settings_set(const char *key, json_t *v)
-{
-	json_t *cur = lc_settings_current(NULL);
-
-	json_object_set_new(cur, key, v);
-	lc_settings_install(cur, 0);
-	json_decref(cur);
-}
-
-static int
-setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-	json_t    *d;
-
-	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/auth_sess_XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/auth.db", fx->dir);
-	setenv("EMAIL_CONSOLE_FILE", "/dev/null", 1);
-	assert_int_equal(lc_db_open(fx->path, &fx->w.db), 0);
-	assert_int_equal(
-	    lc_db_migrate(fx->w.db, auth_migrations, auth_nmigrations), 0);
-	fx->svc.name          = "auth";
-	fx->svc.user          = &fx->st;
-	fx->st.svc            = &fx->svc;
-	fx->st.secret_key     = test_secret_key;
-	fx->st.secret_key_len = sizeof(test_secret_key);
-	fx->w.svc             = &fx->svc;
-	assert_int_equal(auth_db_open(&fx->w), 0);
-	d = lc_settings_defaults();
-	lc_settings_install(d, 0);
-	json_decref(d);
-	*state = fx;
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *fx = *state;
-	char       p[160];
-
-	auth_db_close(&fx->w);
-	lc_db_close(fx->w.db);
-	unlink(fx->path);
-	snprintf(p, sizeof(p), "%s-wal", fx->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", fx->path);
-	unlink(p);
-	rmdir(fx->dir);
-	free(fx);
-	return (0);
-}
+#include "fixture_test.h"
 
 struct caller {
 	int         kind; // LC_CALLER_*
