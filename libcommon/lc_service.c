@@ -360,7 +360,9 @@ lc_service_main(const struct lc_service_def *def, int argc, char **argv)
 	}
 	s.started_ms = lc_now_ms();
 	started_mono = lc_mono_ms();
-	if (def->db_file != NULL && db_prepare(&s) != 0) {
+	if (def->db_file != NULL &&
+	    (db_prepare(&s) != 0 ||
+	        lc_writer_open(s.db_path, &s.writer) != 0)) {
 		goto out;
 	}
 	s.metrics = lc_metrics_alloc(s.name);
@@ -421,6 +423,8 @@ out:
 		def->fini(&s);
 	}
 	lc_pub_close(s.pub);
+	lc_writer_close(s.writer);
+	s.writer = NULL;
 	lc_metrics_free(s.metrics);
 	lc_free(ops);
 	if (restart) {

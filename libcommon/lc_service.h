@@ -20,6 +20,7 @@
 #include "lc_bus.h"
 #include "lc_cfg.h"
 #include "lc_metrics.h"
+#include "lc_store.h"
 
 struct lc_service_def {
 	int                 svc; // enum lc_svc
@@ -46,11 +47,13 @@ struct lc_service {
 	struct lc_cfg                cfg;
 	const char                  *name; // "auth", ...
 	char                         db_path[1100];
-	struct lc_metrics           *metrics;
-	struct lc_pub               *pub; // this service's events
-	struct lc_bus_server        *server;
-	int64_t                      started_ms;
-	void                        *user; // the service's own state
+	struct lc_writer            *writer; // the one write connection
+	                                     // (lc_store.h), with db_file
+	struct lc_metrics    *metrics;
+	struct lc_pub        *pub; // this service's events
+	struct lc_bus_server *server;
+	int64_t               started_ms;
+	void                 *user; // the service's own state
 };
 
 // Asks the main thread to restart this process (drain up to 10 s, then

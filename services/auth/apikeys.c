@@ -185,8 +185,8 @@ auth_h_apikey_create(
 		goto out;
 	}
 	if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "apikey_create: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "apikey_create: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	lc_rep_json(rp, 201,
@@ -237,8 +237,8 @@ auth_h_apikey_list(
 	}
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "apikey_list: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "apikey_list: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		json_decref(items);
 		return (LC_EINTERNAL);
 	}
@@ -278,12 +278,12 @@ auth_h_apikey_delete(
 	sr = sqlite3_step(st);
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "apikey_delete: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "apikey_delete: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		auth_rollback(w);
 		return (LC_EINTERNAL);
 	}
-	if (sqlite3_changes(w->db) == 0) {
+	if (sqlite3_changes(auth_conn(w)) == 0) {
 		auth_rollback(w); // unknown, or another user's key
 		return (LC_ENOT_FOUND);
 	}
@@ -340,8 +340,8 @@ auth_apikeys_revoke_all(struct lc_worker *w, const char *uid, int64_t *n)
 	return (0);
 fail:
 	lc_db_done(st);
-	lc_log_err(
-	    "AUTH-SQL", "apikeys_revoke_all: %s", sqlite3_errmsg(w->db));
+	lc_log_err("AUTH-SQL", "apikeys_revoke_all: %s",
+	    sqlite3_errmsg(auth_conn(w)));
 	json_decref(ids);
 	return (LC_EINTERNAL);
 }
@@ -371,7 +371,7 @@ touch(struct lc_worker *w, const char *id, int64_t now)
 	        SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_DONE) {
 		lc_log_warn("AUTH-APIKEY-TOUCH", "last_used_at: %s",
-		    sqlite3_errmsg(w->db));
+		    sqlite3_errmsg(auth_conn(w)));
 	}
 	lc_db_done(st);
 	if (auth_commit(w, NULL) != 0) {
@@ -421,8 +421,8 @@ auth_h_apikey_resolve(
 		goto out;
 	}
 	if (sr != SQLITE_ROW) {
-		lc_log_err(
-		    "AUTH-SQL", "apikey_resolve: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "apikey_resolve: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	if (sqlite3_column_type(st, 1) != SQLITE_NULL &&

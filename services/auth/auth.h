@@ -105,11 +105,14 @@ struct auth_state *auth_state(struct lc_worker *w);
 
 /* ---- db.c ---- */
 
-// A cached prepared statement of this worker for sql (keyed by the
-// pointer: pass string literals). Ready to bind; the caller ends every use
-// with lc_db_done(st). NULL on a prepare error (logged).
+// A cached prepared statement for sql on the connection in use (the
+// writer's inside auth_begin, else the worker's). Ready to bind; the
+// caller ends every use with lc_db_done(st). NULL on a prepare error
+// (logged).
 sqlite3_stmt *auth_stmt(struct lc_worker *w, const char *sql);
-// BEGIN IMMEDIATE / COMMIT / ROLLBACK on the worker's connection.
+// The connection auth_stmt uses now (for sqlite3_errmsg, _changes).
+sqlite3 *auth_conn(struct lc_worker *w);
+// BEGIN IMMEDIATE on the process's writer (lc_store.h) / COMMIT / ROLLBACK.
 // auth_commit publishes the events queued by auth_emit since auth_begin
 // (in order, after the commit succeeded) and attaches them to rp->fx;
 // auth_rollback drops them.

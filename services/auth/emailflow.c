@@ -163,7 +163,8 @@ step_done(struct lc_worker *w, sqlite3_stmt *st, const char *what)
 
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err("AUTH-SQL", "%s: %s", what, sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "%s: %s", what, sqlite3_errmsg(auth_conn(w)));
 		return (LC_EINTERNAL);
 	}
 	return (0);
@@ -287,8 +288,8 @@ token_find(
 		goto out;
 	}
 	if (sr != SQLITE_ROW) {
-		lc_log_err(
-		    "AUTH-SQL", "email_token find: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "email_token find: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	s = sqlite3_column_text(st, 0);

@@ -140,7 +140,8 @@ count(struct lc_worker *w, const char *sql, int64_t now)
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		n = sqlite3_column_int64(st, 0);
 	} else {
-		lc_log_err("AUTH-SQL", "stats: %s", sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "stats: %s", sqlite3_errmsg(auth_conn(w)));
 	}
 	lc_db_done(st);
 	return (n);

@@ -89,6 +89,11 @@ const char *const auth_migrations[] = {
 	"  failures     INTEGER NOT NULL,"
 	"  locked_until INTEGER NOT NULL DEFAULT 0"
 	") STRICT, WITHOUT ROWID;",
+
+	// 3: a session keeps every refresh token it ever had (reuse
+	// detection), so retiring the current one must not walk them all.
+	"CREATE INDEX refresh_tokens_current ON refresh_tokens(session_id) "
+	"WHERE current = 1;",
 };
 
 const size_t auth_nmigrations =

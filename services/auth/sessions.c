@@ -109,16 +109,15 @@ token_hash(const char *tok, size_t len, uint8_t h[crypto_hash_sha256_BYTES])
 	crypto_hash_sha256(h, (const unsigned char *) tok, len);
 }
 
-// Inserts a new current refresh token for sid; *out gets it (token_free).
+// Stores tok as the current refresh token of sid.
 static int
-refresh_new(struct lc_worker *w, const char *sid, int64_t now, char **out)
+refresh_store(
+    struct lc_worker *w, const char *sid, int64_t now, const char *tok)
 {
-	sqlite3_stmt *st  = auth_stmt(w,
-	     "INSERT INTO refresh_tokens (hash, session_id, current, "
-	      "created_at) VALUES (?1, ?2, 1, ?3)");
-	char         *tok = lc_random_token(REFRESH_BYTES);
+	sqlite3_stmt *st = auth_stmt(w,
+	    "INSERT INTO refresh_tokens (hash, session_id, current, "
+	    "created_at) VALUES (?1, ?2, 1, ?3)");
 	uint8_t       h[crypto_hash_sha256_BYTES];
-	int           rv;
 
 	token_hash(tok, strlen(tok), h);
 	if (st == NULL ||
@@ -127,10 +126,19 @@ refresh_new(struct lc_worker *w, const char *sid, int64_t now, char **out)
 	    auth__bind_text(st, 2, sid) != 0 ||
 	    sqlite3_bind_int64(st, 3, now) != SQLITE_OK) {
 		lc_db_done(st);
-		token_free(tok);
 		return (LC_EINTERNAL);
 	}
-	if ((rv = auth__step_done(w, st, "refresh insert")) != 0) {
+	return (auth__step_done(w, st, "refresh insert"));
+}
+
+// Inserts a new current refresh token for sid; *out gets it (token_free).
+static int
+refresh_new(struct lc_worker *w, const char *sid, int64_t now, char **out)
+{
+	char *tok = lc_random_token(REFRESH_BYTES);
+	int   rv;
+
+	if ((rv = refresh_store(w, sid, now, tok)) != 0) {
 		token_free(tok);
 		return (rv);
 	}
@@ -234,8 +242,8 @@ sessions_drop(
 	}
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "sessions of user: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "sessions of user: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	if (json_array_size(out) > 0) {
@@ -303,7 +311,7 @@ auth_revoke_all(struct lc_worker *w, const char *uid, const char *reason,
 	if ((rv = auth__step_done(w, st, "cut")) != 0) {
 		return (rv);
 	}
-	if (sqlite3_changes(w->db) == 0) {
+	if (sqlite3_changes(auth_conn(w)) == 0) {
 		return (LC_ENOT_FOUND);
 	}
 	if ((rv = sessions_drop(w, uid, NULL, &ids)) != 0) {
@@ -334,7 +342,7 @@ session_delete(struct lc_worker *w, const char *sid, const char *uid,
 	if ((rv = auth__step_done(w, st, "session delete")) != 0) {
 		return (rv);
 	}
-	*found = sqlite3_changes(w->db) > 0;
+	*found = sqlite3_changes(auth_conn(w)) > 0;
 	if (*found) {
 		auth_emit(w, LC_TOPIC_SESS_REVOKED,
 		    json_pack("{s:s,s:[s],s:s}", "uid", uid, "sids", sid,
@@ -379,18 +387,18 @@ rt_find(struct lc_worker *w, const uint8_t *h, struct rt_row *r)
 		r->expires_at = sqlite3_column_int64(st, 3);
 		rv            = 0;
 	} else {
-		lc_log_err(
-		    "AUTH-SQL", "refresh find: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "refresh find: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 	}
 out:
 	lc_db_done(st);
 	return (rv);
 }
 
-// Rotates: the presented token stops being current, a new one is made,
-// the session slides forward. *refresh gets the new token.
+// Rotates: the presented token stops being current, refresh (made
+// before the transaction) becomes current, the session slides forward.
 static int
-rotate(struct lc_worker *w, const char *sid, char **refresh)
+rotate(struct lc_worker *w, const char *sid, const char *refresh)
 {
 	sqlite3_stmt *st;
 	int64_t       now = lc_now_ms();
@@ -418,7 +426,7 @@ rotate(struct lc_worker *w, const char *sid, char **refresh)
 	if ((rv = auth__step_done(w, st, "session slide")) != 0) {
 		return (rv);
 	}
-	return (refresh_new(w, sid, now, refresh));
+	return (refresh_store(w, sid, now, refresh));
 }
 
 // Revokes the session of a reused token and commits that (the answer is
@@ -464,8 +472,11 @@ auth_h_refresh(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 	}
 	token_hash(json_string_value(tv), json_string_length(tv), h);
 	memset(&r, 0, sizeof(r));
+	// Only the reads and writes run under the writer (lc_store.h): the
+	// new token is made before, the signed AuthResult after.
+	refresh = lc_random_token(REFRESH_BYTES);
 	if ((rv = auth_begin(w)) != 0) {
-		return (rv);
+		goto out;
 	}
 	if ((rv = rt_find(w, h, &r)) != 0) {
 		goto fail;
@@ -475,15 +486,16 @@ auth_h_refresh(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 		goto fail;
 	}
 	if (!r.current) {
-		return (reuse(w, rp, &r));
+		rv = reuse(w, rp, &r);
+		goto out;
 	}
 	if ((rv = auth_user_load(w, r.uid, &u)) != 0 ||
-	    (rv = rotate(w, r.sid, &refresh)) != 0 ||
-	    (rv = auth_result(w, &u, r.sid, refresh, &result)) != 0) {
+	    (rv = rotate(w, r.sid, refresh)) != 0) {
 		rv = rv == LC_ENOT_FOUND ? LC_EINVALID_REFRESH_TOKEN : rv;
 		goto fail;
 	}
-	if ((rv = auth_commit(w, rp)) != 0) {
+	if ((rv = auth_commit(w, rp)) != 0 ||
+	    (rv = auth_result(w, &u, r.sid, refresh, &result)) != 0) {
 		goto out;
 	}
 	lc_rep_json(rp, 200, result);
@@ -627,8 +639,8 @@ auth_h_sessions_list(
 	}
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "sessions list: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "sessions list: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		json_decref(items);
 		return (rv);
 	}
@@ -835,7 +847,8 @@ auth_h_sessions_snapshot(
 	rv = snapshot_read(w, lc_now_ms(), users, sess);
 	auth_rollback(w); // read only
 	if (rv != 0) {
-		lc_log_err("AUTH-SQL", "snapshot: %s", sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "snapshot: %s", sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	lc_rep_json(rp, 200,
@@ -874,8 +887,8 @@ check_sid(struct lc_worker *w, const char *uid, const char *sid, json_t **out)
 		    "verified", sqlite3_column_int(st, 3) != 0);
 		rv   = 0;
 	} else {
-		lc_log_err(
-		    "AUTH-SQL", "session check: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "session check: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 	}
 out:
 	lc_db_done(st);

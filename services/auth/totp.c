@@ -274,7 +274,8 @@ totp_load(struct lc_worker *w, const char *uid, struct totp_row *r)
 		goto out;
 	}
 	if (sr != SQLITE_ROW) {
-		lc_log_err("AUTH-SQL", "totp_load: %s", sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "totp_load: %s", sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	r->enabled = sqlite3_column_int(st, 0) != 0;
@@ -303,7 +304,8 @@ step_done(struct lc_worker *w, sqlite3_stmt *st, const char *what)
 
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err("AUTH-SQL", "%s: %s", what, sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "%s: %s", what, sqlite3_errmsg(auth_conn(w)));
 		return (LC_EINTERNAL);
 	}
 	return (0);
@@ -388,8 +390,8 @@ challenge_find(struct lc_worker *w, const uint8_t h[32], struct challenge *c)
 		goto out;
 	}
 	if (sr != SQLITE_ROW) {
-		lc_log_err(
-		    "AUTH-SQL", "challenge_find: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "challenge_find: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	copy_col(st, 0, c->uid, sizeof(c->uid));
@@ -456,7 +458,7 @@ auth_h_totp_setup(
 		sodium_memzero(secret, sizeof(secret));
 		return (rv);
 	}
-	if (sqlite3_changes(w->db) == 0) {
+	if (sqlite3_changes(auth_conn(w)) == 0) {
 		// Enabled (or deleted) since the read above.
 		sodium_memzero(secret, sizeof(secret));
 		return (LC_ETOTP_ALREADY_ENABLED);

@@ -227,7 +227,7 @@ auth__step_done(struct lc_worker *w, sqlite3_stmt *st, const char *what)
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
 		lc_log_err("AUTH-SQL", "%s: %s (%d)", what,
-		    sqlite3_errmsg(w->db), sr);
+		    sqlite3_errmsg(auth_conn(w)), sr);
 		return (LC_EINTERNAL);
 	}
 	return (0);
@@ -312,7 +312,7 @@ user_get(
 		rv = 0;
 	} else {
 		lc_log_err("AUTH-SQL", "user load: %s (%d)",
-		    sqlite3_errmsg(w->db), sr);
+		    sqlite3_errmsg(auth_conn(w)), sr);
 	}
 out:
 	lc_db_done(st);
@@ -351,7 +351,8 @@ auth_user_pw_hash(
 		auth__col_copy(st, 0, out, AUTH_PWHASH_STR);
 		rv = 0;
 	} else {
-		lc_log_err("AUTH-SQL", "pw_hash: %s", sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "pw_hash: %s", sqlite3_errmsg(auth_conn(w)));
 	}
 out:
 	lc_db_done(st);
@@ -423,13 +424,13 @@ auth_user_create(struct lc_worker *w, const char *email_norm,
 	}
 	sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE) {
-		rv =
-		    sqlite3_extended_errcode(w->db) == SQLITE_CONSTRAINT_UNIQUE
+		rv = sqlite3_extended_errcode(auth_conn(w)) ==
+		        SQLITE_CONSTRAINT_UNIQUE
 		    ? LC_EEMAIL_TAKEN
 		    : LC_EINTERNAL;
 		if (rv == LC_EINTERNAL) {
 			lc_log_err("AUTH-SQL", "user create: %s (%d)",
-			    sqlite3_errmsg(w->db), sr);
+			    sqlite3_errmsg(auth_conn(w)), sr);
 		}
 		lc_db_done(st);
 		goto out;
@@ -490,7 +491,7 @@ auth_user_set_password(
 	if ((rv = auth__step_done(w, st, "set_password")) != 0) {
 		return (rv);
 	}
-	if (sqlite3_changes(w->db) == 0) {
+	if (sqlite3_changes(auth_conn(w)) == 0) {
 		return (LC_ENOT_FOUND);
 	}
 	auth_user_changed(w, id);
@@ -513,7 +514,7 @@ auth_user_set_verified(struct lc_worker *w, const char *id)
 	if ((rv = auth__step_done(w, st, "set_verified")) != 0) {
 		return (rv);
 	}
-	if (sqlite3_changes(w->db) == 0) {
+	if (sqlite3_changes(auth_conn(w)) == 0) {
 		return (LC_ENOT_FOUND);
 	}
 	auth_user_changed(w, id);
@@ -541,7 +542,7 @@ auth_user_delete(struct lc_worker *w, const char *id)
 	if ((rv = auth__step_done(w, st, "user delete")) != 0) {
 		return (rv);
 	}
-	if (sqlite3_changes(w->db) == 0) {
+	if (sqlite3_changes(auth_conn(w)) == 0) {
 		return (LC_ENOT_FOUND);
 	}
 	auth_emit(w, LC_TOPIC_USER_DELETED, json_pack("{s:s}", "uid", id));
@@ -673,7 +674,8 @@ login_row(struct lc_worker *w, const char *email, struct login_row *r)
 		auth__col_copy(st, 1, r->hash, sizeof(r->hash));
 		rv = 0;
 	} else {
-		lc_log_err("AUTH-SQL", "login: %s", sqlite3_errmsg(w->db));
+		lc_log_err(
+		    "AUTH-SQL", "login: %s", sqlite3_errmsg(auth_conn(w)));
 	}
 out:
 	lc_db_done(st);
@@ -845,7 +847,7 @@ metadata_set(struct lc_worker *w, const char *uid, const json_t *md)
 		goto out;
 	}
 	if ((rv = auth__step_done(w, st, "metadata")) == 0 &&
-	    sqlite3_changes(w->db) == 0) {
+	    sqlite3_changes(auth_conn(w)) == 0) {
 		rv = LC_ENOT_FOUND;
 	}
 out:
@@ -1010,8 +1012,8 @@ auth_h_users_list(
 	}
 	lc_db_done(st);
 	if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "users list: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "users list: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 		goto out;
 	}
 	lc_rep_json(rp, 200, auth__page_json(items, total, page, limit));
@@ -1137,11 +1139,12 @@ patch_apply(struct lc_worker *w, const struct auth_user *u,
 	}
 	sr = sqlite3_step(st);
 	if (sr != SQLITE_DONE &&
-	    sqlite3_extended_errcode(w->db) == SQLITE_CONSTRAINT_UNIQUE) {
+	    sqlite3_extended_errcode(auth_conn(w)) ==
+	        SQLITE_CONSTRAINT_UNIQUE) {
 		rv = LC_EEMAIL_TAKEN;
 	} else if (sr != SQLITE_DONE) {
-		lc_log_err(
-		    "AUTH-SQL", "user patch: %s", sqlite3_errmsg(w->db));
+		lc_log_err("AUTH-SQL", "user patch: %s",
+		    sqlite3_errmsg(auth_conn(w)));
 	} else {
 		rv = 0;
 	}

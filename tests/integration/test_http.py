@@ -193,6 +193,25 @@ class BodyTest(ClusterTest):
                 r = c.admin_req("PATCH", S, raw, {"Content-Type": "application/json"})
                 self.assertError(r, 400, "invalid_body", msg=repr(raw))
 
+    def test_nesting_limit(self):
+        """Bodies nest at most 24 levels (README/API notes): deeper is
+        invalid_body before the endpoint sees it; 24 reaches the endpoint
+        (settings then refuses the unknown key)."""
+        c = self.cluster
+        def nested(levels):  # {"app_nome":{"k":...1}}, levels deep in all
+            v = "1"
+            for _ in range(levels - 2):
+                v = '{"k":%s}' % v
+            return ('{"app_nome":%s}' % v).encode() if levels > 1 else b"{}"
+        r = c.admin_req("PATCH", S, nested(25), {"Content-Type": "application/json"})
+        self.assertError(r, 400, "invalid_body")
+        r = c.admin_req("PATCH", S, b"[" * 30 + b"]" * 30, {"Content-Type": "application/json"})
+        self.assertError(r, 400, "invalid_body")
+        r = c.admin_req("PATCH", S, nested(24), {"Content-Type": "application/json"})
+        self.assertError(r, 400, "validation_error")
+        r = c.admin_req("PATCH", S, b"[" * 3000 + b"]" * 3000, {"Content-Type": "application/json"})
+        self.assertStatus(r, 400)
+
     def test_unsupported_media_type(self):
         c = self.cluster
         for ct in ("text/plain", "application/x-www-form-urlencoded",

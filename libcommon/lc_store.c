@@ -1,0 +1,445 @@
+/*
+ * lc_store.c -- statement caches, the shared writer connection and worker
+ * transactions (see lc_store.h for the why).
+ */
+#include "lc_store.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "lc_db.h"
+#include "lc_err.h"
+#include "lc_log.h"
+
+#define STMTS_MIN 64
+
+/* ---- statement cache ---- */
+
+struct stmt_slot {
+	char         *sql; // NULL: empty
+	uint64_t      h;
+	sqlite3_stmt *st;
+};
+
+struct lc_stmts {
+	sqlite3          *conn;
+	struct stmt_slot *slots; // open addressing, a power of two
+	size_t            cap;
+	size_t            n;
+	size_t            max;
+};
+
+struct lc_stmts *
+lc_stmts_new(sqlite3 *conn, size_t max)
+{
+	struct lc_stmts *c = lc_calloc(1, sizeof(*c));
+
+	c->conn  = conn;
+	c->cap   = STMTS_MIN;
+	c->slots = lc_calloc(c->cap, sizeof(*c->slots));
+	c->max   = max;
+	return (c);
+}
+
+static void
+stmts_clear(struct lc_stmts *c)
+{
+	for (size_t i = 0; i < c->cap; i++) {
+		sqlite3_finalize(c->slots[i].st);
+		lc_free(c->slots[i].sql);
+	}
+	memset(c->slots, 0, c->cap * sizeof(*c->slots));
+	c->n = 0;
+}
+
+void
+lc_stmts_free(struct lc_stmts *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	stmts_clear(c);
+	lc_free(c->slots);
+	lc_free(c);
+}
+
+void
+lc_stmts_trim(struct lc_stmts *c)
+{
+	if (c->n > c->max) {
+		stmts_clear(c);
+	}
+}
+
+size_t
+lc_stmts_count(const struct lc_stmts *c)
+{
+	return (c->n);
+}
+
+// FNV-1a, 64 bits.
+static uint64_t
+hash(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++) {
+		h = (h ^ (uint8_t) *s) * 1099511628211ULL;
+	}
+	return (h);
+}
+
+static struct stmt_slot *
+slot_find(struct stmt_slot *slots, size_t cap, const char *sql, uint64_t h)
+{
+	size_t i = (size_t) (h >> 7) & (cap - 1);
+
+	while (slots[i].sql != NULL &&
+	    (slots[i].h != h || strcmp(slots[i].sql, sql) != 0)) {
+		i = (i + 1) & (cap - 1);
+	}
+	return (&slots[i]);
+}
+
+// Doubles the table (kept at most half full).
+static void
+stmts_grow(struct lc_stmts *c)
+{
+	size_t            cap   = c->cap * 2;
+	struct stmt_slot *slots = lc_calloc(cap, sizeof(*slots));
+
+	for (size_t i = 0; i < c->cap; i++) {
+		if (c->slots[i].sql != NULL) {
+			*slot_find(slots, cap, c->slots[i].sql,
+			    c->slots[i].h) = c->slots[i];
+		}
+	}
+	lc_free(c->slots);
+	c->slots = slots;
+	c->cap   = cap;
+}
+
+sqlite3_stmt *
+lc_stmts_get(struct lc_stmts *c, const char *sql)
+{
+	uint64_t          h = hash(sql);
+	struct stmt_slot *s = slot_find(c->slots, c->cap, sql, h);
+	sqlite3_stmt     *st;
+
+	if (s->sql != NULL) {
+		return (s->st);
+	}
+	if (lc_db_prepare(c->conn, sql, &st) != 0) {
+		return (NULL); // logged by lc_db_prepare
+	}
+	if (2 * (c->n + 1) > c->cap) {
+		stmts_grow(c);
+		s = slot_find(c->slots, c->cap, sql, h);
+	}
+	s->sql = lc_strdup(sql);
+	s->h   = h;
+	s->st  = st;
+	c->n++;
+	return (st);
+}
+
+/* ---- the writer ---- */
+
+#define WRITER_STMTS_MAX 1024
+#define CKPT_PAGES 1000 // SQLite's own wal_autocheckpoint default
+#define CKPT_IDLE_MS 1000
+
+struct lc_writer {
+	pthread_mutex_t  mu;
+	sqlite3         *conn;
+	struct lc_stmts *stmts;
+	// The checkpointer: its own connection and thread.
+	sqlite3        *ck_conn;
+	pthread_t       ck_thread;
+	pthread_mutex_t ck_mu;
+	pthread_cond_t  ck_cv;
+	int             ck_mark; // WAL frames at the last wake-up (under mu)
+	int             ck_due;  // CKPT_PAGES more frames since then
+	int             ck_stop;
+};
+
+// SQLite's WAL hook on the writer, called after each commit (and instead
+// of its automatic checkpoint, which would run inside the commit while
+// every other writer waits): wakes the checkpointer every CKPT_PAGES new
+// frames.
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct lc_writer *wr = arg;
+
+	LC_UNUSED(db);
+	LC_UNUSED(name);
+	// Under wr->mu (the committing writer holds it). pages counts the
+	// frames in the WAL; it starts again from 0 when the WAL restarts.
+	if (pages < wr->ck_mark) {
+		wr->ck_mark = 0;
+	}
+	if (pages - wr->ck_mark >= CKPT_PAGES) {
+		wr->ck_mark = pages;
+		(void) pthread_mutex_lock(&wr->ck_mu);
+		wr->ck_due = 1;
+		(void) pthread_cond_signal(&wr->ck_cv);
+		(void) pthread_mutex_unlock(&wr->ck_mu);
+	}
+	return (SQLITE_OK);
+}
+
+// Copies the WAL back into the database file when it is long, and once a
+// second anyway. PASSIVE: never waits for readers or the writer.
+static void *
+checkpointer(void *arg)
+{
+	struct lc_writer *wr = arg;
+	struct timespec   ts;
+
+	(void) pthread_mutex_lock(&wr->ck_mu);
+	while (!wr->ck_stop) {
+		if (!wr->ck_due) {
+			(void) clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += CKPT_IDLE_MS / 1000;
+			(void) pthread_cond_timedwait(
+			    &wr->ck_cv, &wr->ck_mu, &ts);
+			if (wr->ck_stop) {
+				break;
+			}
+		}
+		wr->ck_due = 0;
+		(void) pthread_mutex_unlock(&wr->ck_mu);
+		(void) sqlite3_wal_checkpoint_v2(
+		    wr->ck_conn, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		(void) pthread_mutex_lock(&wr->ck_mu);
+	}
+	(void) pthread_mutex_unlock(&wr->ck_mu);
+	return (NULL);
+}
+
+int
+lc_writer_open(const char *path, struct lc_writer **out)
+{
+	struct lc_writer *wr;
+	int               rv;
+
+	wr = lc_calloc(1, sizeof(*wr));
+	if ((rv = lc_db_open(path, &wr->conn)) != 0) {
+		lc_free(wr);
+		return (rv);
+	}
+	if ((rv = lc_db_open(path, &wr->ck_conn)) != 0) {
+		lc_db_close(wr->conn);
+		lc_free(wr);
+		return (rv);
+	}
+	(void) pthread_mutex_init(&wr->mu, NULL);
+	(void) pthread_mutex_init(&wr->ck_mu, NULL);
+	(void) pthread_cond_init(&wr->ck_cv, NULL);
+	if (pthread_create(&wr->ck_thread, NULL, checkpointer, wr) != 0) {
+		lc_log_err("LC-STORE", "cannot start the checkpointer");
+		lc_db_close(wr->ck_conn);
+		lc_db_close(wr->conn);
+		lc_free(wr);
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_wal_hook(wr->conn, wal_hook, wr);
+	wr->stmts = lc_stmts_new(wr->conn, WRITER_STMTS_MAX);
+	*out      = wr;
+	return (0);
+}
+
+void
+lc_writer_close(struct lc_writer *wr)
+{
+	if (wr == NULL) {
+		return;
+	}
+	(void) pthread_mutex_lock(&wr->ck_mu);
+	wr->ck_stop = 1;
+	(void) pthread_cond_signal(&wr->ck_cv);
+	(void) pthread_mutex_unlock(&wr->ck_mu);
+	(void) pthread_join(wr->ck_thread, NULL);
+	lc_stmts_free(wr->stmts);
+	lc_db_close(wr->conn);
+	lc_db_close(wr->ck_conn);
+	(void) pthread_cond_destroy(&wr->ck_cv);
+	(void) pthread_mutex_destroy(&wr->ck_mu);
+	(void) pthread_mutex_destroy(&wr->mu);
+	lc_free(wr);
+}
+
+/* ---- transactions ---- */
+
+#define WORKER_STMTS_MAX 1024
+
+void
+lc_txn_init(struct lc_txn *t, sqlite3 *conn, struct lc_writer *wr)
+{
+	memset(t, 0, sizeof(*t));
+	t->conn   = conn;
+	t->stmts  = lc_stmts_new(conn, WORKER_STMTS_MAX);
+	t->wr     = wr;
+	t->events = json_array();
+}
+
+void
+lc_txn_fini(struct lc_txn *t)
+{
+	if (t->stmts == NULL) {
+		return; // never initialised
+	}
+	lc_txn_rollback(t);
+	lc_stmts_free(t->stmts);
+	json_decref(t->events);
+	memset(t, 0, sizeof(*t));
+}
+
+static int
+writing_on_writer(const struct lc_txn *t)
+{
+	return (t->state == LC_TXN_WRITE && t->wr != NULL);
+}
+
+sqlite3 *
+lc_txn_db(const struct lc_txn *t)
+{
+	return (writing_on_writer(t) ? t->wr->conn : t->conn);
+}
+
+static struct lc_stmts *
+active_stmts(struct lc_txn *t)
+{
+	return (writing_on_writer(t) ? t->wr->stmts : t->stmts);
+}
+
+sqlite3_stmt *
+lc_txn_stmt(struct lc_txn *t, const char *sql)
+{
+	return (lc_stmts_get(active_stmts(t), sql));
+}
+
+// Runs BEGIN/COMMIT/ROLLBACK on the active connection; 0, LC_EUNAVAILABLE
+// (busy past the busy timeout) or LC_EINTERNAL.
+static int
+run(struct lc_txn *t, const char *sql)
+{
+	sqlite3_stmt *st = lc_txn_stmt(t, sql);
+	int           sr;
+
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	sr = sqlite3_step(st);
+	lc_db_done(st);
+	if (sr == SQLITE_DONE) {
+		return (0);
+	}
+	lc_log_err(
+	    "LC-TXN", "%s: %s (%d)", sql, sqlite3_errmsg(lc_txn_db(t)), sr);
+	return ((sr & 0xff) == SQLITE_BUSY ? LC_EUNAVAILABLE : LC_EINTERNAL);
+}
+
+static void
+release(struct lc_txn *t)
+{
+	if (writing_on_writer(t)) {
+		(void) pthread_mutex_unlock(&t->wr->mu);
+	}
+	t->state = LC_TXN_NONE;
+	json_array_clear(t->events);
+}
+
+static int
+begin(struct lc_txn *t, enum lc_txn_state state, const char *sql)
+{
+	int rv;
+
+	if (t->state != LC_TXN_NONE) {
+		lc_log_err("LC-TXN", "nested transaction");
+		return (LC_EINTERNAL);
+	}
+	json_array_clear(t->events);
+	t->state = state;
+	if (writing_on_writer(t)) {
+		(void) pthread_mutex_lock(&t->wr->mu);
+	}
+	lc_stmts_trim(active_stmts(t));
+	if ((rv = run(t, sql)) != 0) {
+		release(t);
+	}
+	return (rv);
+}
+
+int
+lc_txn_begin_read(struct lc_txn *t)
+{
+	return (begin(t, LC_TXN_READ, "BEGIN"));
+}
+
+int
+lc_txn_begin_write(struct lc_txn *t)
+{
+	return (begin(t, LC_TXN_WRITE, "BEGIN IMMEDIATE"));
+}
+
+void
+lc_txn_rollback(struct lc_txn *t)
+{
+	if (t->state == LC_TXN_NONE) {
+		return;
+	}
+	// SQLite may have rolled back already (some errors do).
+	if (!sqlite3_get_autocommit(lc_txn_db(t))) {
+		(void) run(t, "ROLLBACK");
+	}
+	release(t);
+}
+
+int
+lc_txn_commit(struct lc_txn *t, struct lc_pub *pub, struct lc_rep *rp)
+{
+	json_t *ev;
+	size_t  i;
+	int     rv;
+
+	if (t->state == LC_TXN_NONE) {
+		lc_log_err("LC-TXN", "commit outside a transaction");
+		return (LC_EINTERNAL);
+	}
+	if ((rv = run(t, "COMMIT")) != 0) {
+		lc_txn_rollback(t);
+		return (rv);
+	}
+	json_array_foreach(t->events, i, ev)
+	{
+		int topic = (int) json_integer_value(json_array_get(ev, 0));
+		json_t *p = json_array_get(ev, 1);
+
+		if (pub != NULL) {
+			(void) lc_pub_send(pub, topic, p);
+		}
+		if (rp != NULL) {
+			lc_rep_effect(rp, topic, json_incref(p));
+		}
+	}
+	release(t);
+	return (0);
+}
+
+void
+lc_txn_emit(struct lc_txn *t, struct lc_pub *pub, int topic, json_t *payload)
+{
+	if (payload == NULL) {
+		return;
+	}
+	if (t->state == LC_TXN_NONE) {
+		if (pub != NULL) {
+			(void) lc_pub_send(pub, topic, payload);
+		}
+		json_decref(payload);
+		return;
+	}
+	json_array_append_new(t->events, json_pack("[i,o]", topic, payload));
+}

@@ -1,0 +1,292 @@
+/*
+ * lc_store_test.c -- the statement cache (by SQL text, trimmed past its
+ * max), the shared writer (write transactions run on it and exclude each
+ * other across threads, reads stay on the worker's connection), commit
+ * (events attached to the reply as effects, in order; none on rollback or
+ * a failed commit) and the background checkpointer (the WAL is copied
+ * back without any COMMIT doing it).
+ */
+// cmocka.h needs these first; clang-format would sort it above them.
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lc_db.h"
+#include "lc_err.h"
+#include "lc_msg.h"
+#include "lc_store.h"
+
+static char dir[64];
+static char path[128];
+
+static int
+setup(void **state)
+{
+	sqlite3 *db;
+
+	(void) state;
+	snprintf(dir, sizeof(dir), "/tmp/lc_store_test_XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		return (-1);
+	}
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	if (lc_db_open(path, &db) != 0 ||
+	    lc_db_exec(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)") !=
+	        0) {
+		return (-1);
+	}
+	lc_db_close(db);
+	return (0);
+}
+
+static int
+teardown(void **state)
+{
+	char p[160];
+
+	(void) state;
+	unlink(path);
+	snprintf(p, sizeof(p), "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", path);
+	unlink(p);
+	rmdir(dir);
+	return (0);
+}
+
+static int64_t
+count(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t       n = -1;
+
+	assert_int_equal(lc_db_prepare(db, "SELECT count(*) FROM t", &st), 0);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return (n);
+}
+
+static void
+test_stmts(void **state)
+{
+	sqlite3         *db;
+	struct lc_stmts *c;
+	sqlite3_stmt    *a;
+	char             sql[64];
+
+	(void) state;
+	assert_int_equal(lc_db_open(path, &db), 0);
+	c = lc_stmts_new(db, 3);
+	a = lc_stmts_get(c, "SELECT 1");
+	assert_non_null(a);
+	// Keyed by the text, not the pointer.
+	snprintf(sql, sizeof(sql), "SELECT %d", 1);
+	assert_ptr_equal(lc_stmts_get(c, sql), a);
+	assert_null(lc_stmts_get(c, "SELEKT nonsense"));
+	for (int i = 2; i < 100; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		assert_non_null(lc_stmts_get(c, sql)); // grows past 64 slots
+	}
+	assert_int_equal(lc_stmts_count(c), 99);
+	lc_stmts_trim(c);
+	assert_int_equal(lc_stmts_count(c), 0);
+	lc_stmts_free(c);
+	lc_stmts_free(NULL);
+	lc_db_close(db);
+}
+
+struct racer {
+	struct lc_writer *wr;
+	int               in; // writers inside at once (max seen)
+	int               max;
+	pthread_mutex_t   mu;
+};
+
+static void *
+race(void *arg)
+{
+	struct racer *r = arg;
+	sqlite3      *db;
+	struct lc_txn t;
+
+	assert_int_equal(lc_db_open(path, &db), 0);
+	lc_txn_init(&t, db, r->wr);
+	for (int i = 0; i < 50; i++) {
+		sqlite3_stmt *st;
+
+		assert_int_equal(lc_txn_begin_write(&t), 0);
+		pthread_mutex_lock(&r->mu);
+		r->max = ++r->in > r->max ? r->in : r->max;
+		pthread_mutex_unlock(&r->mu);
+		st = lc_txn_stmt(&t, "INSERT INTO t (v) VALUES ('x')");
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		lc_db_done(st);
+		pthread_mutex_lock(&r->mu);
+		r->in--;
+		pthread_mutex_unlock(&r->mu);
+		assert_int_equal(lc_txn_commit(&t, NULL, NULL), 0);
+	}
+	lc_txn_fini(&t);
+	lc_db_close(db);
+	return (NULL);
+}
+
+static void
+test_writer(void **state)
+{
+	struct racer r = { 0 };
+	pthread_t    th[4];
+	sqlite3     *db;
+
+	(void) state;
+	assert_int_equal(lc_writer_open(path, &r.wr), 0);
+	pthread_mutex_init(&r.mu, NULL);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+	}
+	assert_int_equal(r.max, 1);
+	assert_int_equal(lc_db_open(path, &db), 0);
+	assert_int_equal(count(db), 200);
+	lc_db_close(db);
+	pthread_mutex_destroy(&r.mu);
+	lc_writer_close(r.wr);
+	lc_writer_close(NULL);
+}
+
+static void
+test_txn(void **state)
+{
+	struct lc_writer *wr;
+	sqlite3          *db;
+	struct lc_txn     t;
+	struct lc_rep     rp;
+	sqlite3_stmt     *st;
+
+	(void) state;
+	assert_int_equal(lc_writer_open(path, &wr), 0);
+	assert_int_equal(lc_db_open(path, &db), 0);
+	lc_txn_init(&t, db, wr);
+	assert_ptr_equal(lc_txn_db(&t), db);
+	// A write runs on the writer, not on the worker's connection.
+	assert_int_equal(lc_txn_begin_write(&t), 0);
+	assert_ptr_not_equal(lc_txn_db(&t), db);
+	assert_int_equal(lc_txn_begin_read(&t), LC_EINTERNAL); // nested
+	st = lc_txn_stmt(&t, "INSERT INTO t (v) VALUES ('a')");
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	lc_db_done(st);
+	lc_txn_emit(
+	    &t, NULL, LC_TOPIC_SESS_REVOKED, json_pack("{s:i}", "n", 1));
+	lc_txn_emit(
+	    &t, NULL, LC_TOPIC_USER_CHANGED, json_pack("{s:i}", "n", 2));
+	assert_int_equal(count(db), 0); // not committed yet
+	lc_rep_init(&rp);
+	assert_int_equal(lc_txn_commit(&t, NULL, &rp), 0);
+	assert_ptr_equal(lc_txn_db(&t), db);
+	assert_int_equal(count(db), 1);
+	assert_int_equal(json_array_size(rp.fx), 2);
+	assert_int_equal(
+	    json_integer_value(json_object_get(
+	        json_object_get(json_array_get(rp.fx, 1), "p"), "n")),
+	    2);
+	lc_rep_fini(&rp);
+	// Rolled back: nothing written, no effect, the writer free again.
+	assert_int_equal(lc_txn_begin_write(&t), 0);
+	st = lc_txn_stmt(&t, "INSERT INTO t (v) VALUES ('b')");
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	lc_db_done(st);
+	lc_txn_emit(&t, NULL, LC_TOPIC_USER_CHANGED, json_pack("{}"));
+	lc_txn_rollback(&t);
+	lc_txn_rollback(&t); // harmless twice
+	assert_int_equal(count(db), 1);
+	lc_rep_init(&rp);
+	assert_int_equal(lc_txn_begin_write(&t), 0);
+	assert_int_equal(lc_txn_commit(&t, NULL, &rp), 0);
+	assert_null(rp.fx);
+	lc_rep_fini(&rp);
+	assert_int_equal(lc_txn_commit(&t, NULL, NULL), LC_EINTERNAL);
+	// A read transaction stays on the worker's connection.
+	assert_int_equal(lc_txn_begin_read(&t), 0);
+	assert_ptr_equal(lc_txn_db(&t), db);
+	lc_txn_rollback(&t);
+	// Without a writer, writes run on the worker's connection.
+	lc_txn_fini(&t);
+	lc_txn_init(&t, db, NULL);
+	assert_int_equal(lc_txn_begin_write(&t), 0);
+	assert_ptr_equal(lc_txn_db(&t), db);
+	lc_txn_rollback(&t);
+	lc_txn_fini(&t);
+	lc_txn_fini(&t); // harmless twice
+	lc_db_close(db);
+	lc_writer_close(wr);
+}
+
+static void
+test_checkpointer(void **state)
+{
+	struct lc_writer *wr;
+	sqlite3          *db;
+	struct lc_txn     t;
+	long long         size = 0;
+
+	(void) state;
+	assert_int_equal(lc_writer_open(path, &wr), 0);
+	assert_int_equal(lc_db_open(path, &db), 0);
+	lc_txn_init(&t, db, wr);
+	// About 1200 pages of WAL: past the 1000 that wake the checkpointer.
+	for (int i = 0; i < 300; i++) {
+		sqlite3_stmt *st;
+
+		assert_int_equal(lc_txn_begin_write(&t), 0);
+		st = lc_txn_stmt(
+		    &t, "INSERT INTO t (v) VALUES (zeroblob(16000))");
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		lc_db_done(st);
+		assert_int_equal(lc_txn_commit(&t, NULL, NULL), 0);
+	}
+	// COMMIT never checkpoints (the WAL hook replaced that), so the
+	// database file grows only when the checkpointer copies the WAL
+	// back: within 3 s it holds the 4.8 MB.
+	for (int i = 0; i < 300; i++) {
+		struct stat sb;
+
+		assert_int_equal(stat(path, &sb), 0);
+		size = (long long) sb.st_size;
+		if (size > 4000000) {
+			break;
+		}
+		usleep(10000);
+	}
+	assert_true(size > 4000000);
+	lc_txn_fini(&t);
+	lc_db_close(db);
+	lc_writer_close(wr);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_stmts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_checkpointer, setup, teardown),
+	};
+
+	return (cmocka_run_group_tests(tests, NULL, NULL));
+}
