@@ -208,7 +208,7 @@ class BodyTest(ClusterTest):
         r = c.admin_req("PATCH", S, b"[" * 30 + b"]" * 30, {"Content-Type": "application/json"})
         self.assertError(r, 400, "invalid_body")
         r = c.admin_req("PATCH", S, nested(24), {"Content-Type": "application/json"})
-        self.assertError(r, 400, "validation_error")
+        self.assertError(r, 400, "validation_error", field="app_nome")
         r = c.admin_req("PATCH", S, b"[" * 3000 + b"]" * 3000, {"Content-Type": "application/json"})
         self.assertStatus(r, 400)
 
