@@ -1,36 +1,66 @@
 /*
- * main.c -- busbase-data: owns data.db, collections, records, rules, indexes
- * and relations (issue: data).
+ * main.c -- busbase-data: owns data.db, collections, records, rules,
+ * indexes and relations (API.md §3, §5.1, §5.6). See data.h for how the
+ * parts fit; this file holds the lc_service_def, the op table and the
+ * set-up of each worker.
  *
- * For now a real process with no business ops: lc_service answers the
- * common ops (svc.health, svc.metrics, svc.info, svc.stats, svc.settings),
- * follows the settings and takes part in the admin survey. The first
- * migration creates the meta table so the database exists and carries its
- * schema version; the data issue appends its own migrations after it.
+ * Worker count. Reads run in parallel (WAL: readers never wait for the
+ * writer), writes queue on one process mutex (db.c) and each holds the
+ * SQLite write lock only for its short transaction. Workers are cheap
+ * (a thread, a connection, a statement cache), so there are enough to
+ * keep every core busy with reads while a few workers wait to write;
+ * BB_WORKERS overrides it.
  */
-#include "lc_common.h"
+#include "data.h"
+#include "lc_err.h"
+#include "lc_log.h"
 #include "lc_msg.h"
 #include "lc_service.h"
 
-static const char *const migrations[] = {
-	// 1: meta (key/value), with the schema version
-	"CREATE TABLE meta ("
-	"  key   TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL"
-	") STRICT;"
-	"INSERT INTO meta (key, value) VALUES ('schema_version', '1');",
+#define DATA_WORKERS 16
+
+static const struct lc_op data_ops[] = {
+	{ LC_MSG_RECORDS_LIST, data_h_records_list },
+	{ LC_MSG_RECORDS_CREATE, data_h_records_create },
+	{ LC_MSG_RECORDS_GET, data_h_records_get },
+	{ LC_MSG_RECORDS_UPDATE, data_h_records_update },
+	{ LC_MSG_RECORDS_DELETE, data_h_records_delete },
+	{ LC_MSG_RECORDS_RESTORE, data_h_records_restore },
+	{ LC_MSG_RECORDS_COUNT, data_h_records_count },
+	{ LC_MSG_RECORDS_BULK, data_h_records_bulk },
+	{ LC_MSG_RECORDS_BATCH, data_h_records_batch },
+	{ LC_MSG_COLLECTIONS_RECORDS_LIST, data_h_admin_records_list },
+	{ LC_MSG_COLLECTIONS_RECORDS_CREATE, data_h_admin_records_create },
+	{ LC_MSG_COLLECTIONS_RECORDS_GET, data_h_admin_records_get },
+	{ LC_MSG_COLLECTIONS_RECORDS_UPDATE, data_h_admin_records_update },
 };
 
-static const struct lc_service_def def = {
-	.svc         = LC_SVC_DATA,
-	.migrations  = migrations,
-	.nmigrations = LC_NELEM(migrations),
-	.db_file     = "data.db",
-	.nworkers    = 2,
-};
+static int
+data_worker_init(struct lc_worker *w)
+{
+	return (data_worker_open(w));
+}
+
+static void
+data_worker_fini(struct lc_worker *w)
+{
+	data_worker_close(w);
+}
 
 int
 main(int argc, char **argv)
 {
+	const struct lc_service_def def = {
+		.svc         = LC_SVC_DATA,
+		.ops         = data_ops,
+		.nops        = LC_NELEM(data_ops),
+		.migrations  = data_migrations,
+		.nmigrations = data_nmigrations,
+		.db_file     = "data.db",
+		.nworkers    = DATA_WORKERS,
+		.worker_init = data_worker_init,
+		.worker_fini = data_worker_fini,
+	};
+
 	return (lc_service_main(&def, argc, argv));
 }

@@ -1,0 +1,261 @@
+/*
+ * db.c -- the worker's side of data.db over lc_store (lc_store.h): its
+ * transactions, which also sync the catalog cache (catalog.c), idempotency
+ * by request, and the events a transaction publishes.
+ *
+ * One writer: data_begin_write takes the process's writer connection
+ * (workers queue on its mutex, never in SQLite's sleeping busy handler)
+ * and holds it until COMMIT and the publication of the transaction's
+ * events are done, so events go out in commit order (API.md §8.3).
+ * Reads run on the worker's own connection (WAL).
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data.h"
+#include "lc_db.h"
+#include "lc_err.h"
+#include "lc_log.h"
+#include "lc_service.h"
+#include "lc_store.h"
+
+#define PURGE_EVERY 256 // writes between purges of old replies
+
+struct data_worker *
+data_worker(struct lc_worker *w)
+{
+	return (w->user);
+}
+
+sqlite3 *
+data_conn(struct data_worker *dw)
+{
+	return (lc_txn_db(&dw->txn));
+}
+
+int
+data_worker_open(struct lc_worker *w)
+{
+	struct data_worker *dw;
+
+	if (w->db == NULL) {
+		lc_log_err("DATA-DB", "worker %d has no connection", w->idx);
+		return (LC_EINTERNAL);
+	}
+	dw    = lc_calloc(1, sizeof(*dw));
+	dw->w = w;
+	lc_txn_init(&dw->txn, w->db, w->svc != NULL ? w->svc->writer : NULL);
+	dw->gen = -1;
+	w->user = dw;
+	return (0);
+}
+
+void
+data_worker_close(struct lc_worker *w)
+{
+	struct data_worker *dw = w->user;
+
+	if (dw == NULL) {
+		return;
+	}
+	data_end(dw);
+	data_catalog_flush(dw);
+	lc_free(dw->colls);
+	lc_txn_fini(&dw->txn);
+	lc_free(dw);
+	w->user = NULL;
+}
+
+sqlite3_stmt *
+data_stmt_dyn(struct data_worker *dw, const char *sql)
+{
+	return (lc_txn_stmt(&dw->txn, sql));
+}
+
+sqlite3_stmt *
+data_stmt(struct data_worker *dw, const char *sql)
+{
+	return (lc_txn_stmt(&dw->txn, sql));
+}
+
+/* ---- transactions ---- */
+
+static int
+after_begin(struct data_worker *dw, int rv)
+{
+	if (rv != 0) {
+		return (rv);
+	}
+	dw->cat_dirty = 0;
+	if ((rv = data_catalog_sync(dw)) != 0) {
+		data_end(dw);
+	}
+	return (rv);
+}
+
+int
+data_begin_read(struct data_worker *dw)
+{
+	return (after_begin(dw, lc_txn_begin_read(&dw->txn)));
+}
+
+int
+data_begin_write(struct data_worker *dw)
+{
+	return (after_begin(dw, lc_txn_begin_write(&dw->txn)));
+}
+
+void
+data_end(struct data_worker *dw)
+{
+	if (dw->txn.state != LC_TXN_NONE && dw->cat_dirty) {
+		data_catalog_flush(dw); // the cache saw rolled-back DDL
+	}
+	lc_txn_rollback(&dw->txn);
+	dw->cat_dirty = 0;
+	dw->fp_ok     = 0;
+}
+
+int
+data_commit(struct data_worker *dw)
+{
+	struct lc_pub *pub =
+	    dw->w != NULL && dw->w->svc != NULL ? dw->w->svc->pub : NULL;
+	int rv;
+
+	if (dw->txn.state == LC_TXN_NONE) {
+		lc_log_err("DATA-DB", "commit outside a transaction");
+		return (LC_EINTERNAL);
+	}
+	if ((rv = lc_txn_commit(&dw->txn, pub, NULL)) != 0) {
+		data_end(dw);
+		return (rv);
+	}
+	dw->cat_dirty = 0;
+	dw->fp_ok     = 0;
+	return (0);
+}
+
+void
+data_emit(struct data_worker *dw, int topic, json_t *payload)
+{
+	lc_txn_emit(&dw->txn, NULL, topic, payload);
+}
+
+/* ---- idempotency ---- */
+
+static void
+fp_add(crypto_generichash_state *hs, const char *s, size_t len)
+{
+	uint8_t sep = 0;
+
+	crypto_generichash_update(hs, (const uint8_t *) s, len);
+	crypto_generichash_update(hs, &sep, 1);
+}
+
+static void
+fp_json(crypto_generichash_state *hs, const json_t *j)
+{
+	char *d =
+	    j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	fp_add(hs, d != NULL ? d : "", d != NULL ? strlen(d) : 0);
+	free(d); // jansson's allocator
+}
+
+// The fingerprint of a request: the same envelope delivered twice gives
+// the same value; two requests that reuse one X-Request-Id but differ in
+// caller, target or body do not.
+static void
+fingerprint(struct data_worker *dw, const struct lc_req *rq)
+{
+	crypto_generichash_state hs;
+	const json_t            *uid = json_object_get(rq->caller, "uid");
+	char                     kind[4];
+
+	crypto_generichash_init(&hs, NULL, 0, sizeof(dw->fp));
+	fp_add(&hs, rq->rid, strlen(rq->rid));
+	fp_add(&hs, rq->op_name, strlen(rq->op_name));
+	kind[0] = (char) ('0' + rq->caller_kind % 10);
+	fp_add(&hs, kind, 1);
+	fp_add(&hs, json_is_string(uid) ? json_string_value(uid) : "",
+	    json_is_string(uid) ? json_string_length(uid) : 0);
+	fp_json(&hs, rq->params);
+	fp_json(&hs, rq->body);
+	crypto_generichash_final(&hs, dw->fp, sizeof(dw->fp));
+	dw->fp_ok = 1;
+}
+
+int
+data_dedupe_find(
+    struct data_worker *dw, const struct lc_req *rq, struct lc_rep *rp)
+{
+	sqlite3_stmt *st;
+	json_t       *body;
+	int           found = 0;
+
+	dw->fp_ok = 0;
+	if (rq->rid[0] == '\0') {
+		return (0);
+	}
+	fingerprint(dw, rq);
+	st = data_stmt(dw, "SELECT status, body FROM requests WHERE fp = ?1");
+	if (st == NULL) {
+		return (0);
+	}
+	(void) sqlite3_bind_blob(st, 1, dw->fp, sizeof(dw->fp), SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (body = json_loadb((const char *) sqlite3_column_text(st, 1),
+	         (size_t) sqlite3_column_bytes(st, 1), JSON_DECODE_ANY,
+	         NULL)) != NULL) {
+		lc_rep_json(rp, sqlite3_column_int(st, 0), body);
+		found = 1;
+		lc_log_info("DATA-DEDUPE", "answered a repeated request");
+	}
+	lc_db_done(st);
+	return (found);
+}
+
+int
+data_dedupe_store(struct data_worker *dw, const struct lc_req *rq, int status,
+    const json_t *body)
+{
+	sqlite3_stmt *st;
+	char         *d;
+	int           sr;
+	int64_t       now = lc_now_ms();
+
+	LC_UNUSED(rq);
+	if (!dw->fp_ok) {
+		return (0);
+	}
+	if (++dw->nwrites % PURGE_EVERY == 0 &&
+	    (st = data_stmt(dw, "DELETE FROM requests WHERE at < ?1")) !=
+	        NULL) {
+		(void) sqlite3_bind_int64(st, 1, now - DATA_DEDUPE_MS);
+		(void) sqlite3_step(st);
+		lc_db_done(st);
+	}
+	st = data_stmt(dw,
+	    "INSERT OR REPLACE INTO requests (fp, status, body, at)"
+	    " VALUES (?1, ?2, ?3, ?4)");
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	d = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+	(void) sqlite3_bind_blob(st, 1, dw->fp, sizeof(dw->fp), SQLITE_STATIC);
+	(void) sqlite3_bind_int(st, 2, status);
+	(void) sqlite3_bind_text(
+	    st, 3, d != NULL ? d : "null", -1, SQLITE_TRANSIENT);
+	(void) sqlite3_bind_int64(st, 4, now);
+	sr = sqlite3_step(st);
+	lc_db_done(st);
+	free(d);
+	if (sr != SQLITE_DONE) {
+		lc_log_err("DATA-SQL", "dedupe store: %s",
+		    sqlite3_errmsg(data_conn(dw)));
+		return (LC_EINTERNAL);
+	}
+	return (0);
+}

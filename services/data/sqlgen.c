@@ -1,0 +1,295 @@
+/*
+ * sqlgen.c -- every SQL text the write path builds at run time: the DDL of
+ * record tables, columns and FTS indexes, and the INSERT / UPDATE / SELECT
+ * of one record. (Reads with filters, sorts and cursors are query.c's.)
+ *
+ * Identifiers come from two places only: table names made from the
+ * catalog's integer ids ("r12", "f12"), and column names that passed the
+ * §3.2 name check (^[A-Za-z][A-Za-z0-9_]{0,62}$) in infer.c or were read
+ * from the catalog. They are still always double-quoted by data_sql_ident
+ * (inner quotes doubled), so nothing here depends on the check being
+ * right. Values are never pasted: every value is a ?N parameter.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "data.h"
+
+static void
+grow(struct data_sql *b, size_t more)
+{
+	size_t cap = b->cap != 0 ? b->cap : 256;
+
+	while (b->len + more + 1 > cap) {
+		cap *= 2;
+	}
+	if (cap != b->cap) {
+		b->p   = lc_realloc(b->p, cap);
+		b->cap = cap;
+	}
+}
+
+static void
+addn(struct data_sql *b, const char *s, size_t n)
+{
+	grow(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+data_sql_add(struct data_sql *b, const char *s)
+{
+	addn(b, s, strlen(s));
+}
+
+void
+data_sql_ident(struct data_sql *b, const char *s, size_t len)
+{
+	addn(b, "\"", 1);
+	for (size_t i = 0; i < len; i++) {
+		addn(b, s[i] == '"' ? "\"\"" : &s[i], s[i] == '"' ? 2 : 1);
+	}
+	addn(b, "\"", 1);
+}
+
+static void
+identz(struct data_sql *b, const char *s)
+{
+	data_sql_ident(b, s, strlen(s));
+}
+
+// "?n"
+static void
+param(struct data_sql *b, int n)
+{
+	char tmp[16];
+
+	snprintf(tmp, sizeof(tmp), "?%d", n);
+	data_sql_add(b, tmp);
+}
+
+void
+data_sql_fini(struct data_sql *b)
+{
+	lc_free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+data_sql_create_table(struct data_sql *b, const char *table)
+{
+	data_sql_add(b, "CREATE TABLE ");
+	identz(b, table);
+	data_sql_add(b,
+	    " (\"_id\" TEXT NOT NULL UNIQUE,"
+	    " \"_created_at\" INTEGER NOT NULL,"
+	    " \"_updated_at\" INTEGER NOT NULL,"
+	    " \"_owner_id\" TEXT,"
+	    " \"_deleted_at\" INTEGER)");
+}
+
+// Declared types give the affinities of §3.2: booleans are 1/0, json is
+// its text; integer columns keep a real value that has a fraction.
+static const char *
+decl_type(enum data_type t)
+{
+	switch (t) {
+	case DATA_T_INTEGER:
+	case DATA_T_BOOLEAN:
+		return ("INTEGER");
+	case DATA_T_REAL:
+		return ("REAL");
+	default:
+		return ("TEXT");
+	}
+}
+
+void
+data_sql_add_column(
+    struct data_sql *b, const char *table, const char *col, enum data_type t)
+{
+	data_sql_add(b, "ALTER TABLE ");
+	identz(b, table);
+	data_sql_add(b, " ADD COLUMN ");
+	identz(b, col);
+	data_sql_add(b, " ");
+	data_sql_add(b, decl_type(t));
+}
+
+// ", "a", "b"" with the text columns, prefixed by pre ("new." / "old.").
+static void
+text_cols(struct data_sql *b, const struct data_coll *c, const char *pre)
+{
+	for (size_t i = 0; i < c->ncols; i++) {
+		if (c->cols[i].type != DATA_T_TEXT) {
+			continue;
+		}
+		data_sql_add(b, ", ");
+		data_sql_add(b, pre);
+		identz(b, c->cols[i].name);
+	}
+}
+
+// One trigger: name suffix, event, body.
+static void
+trigger(struct data_sql *b, const struct data_coll *c, const char *suffix,
+    const char *event, int del_old, int ins_new)
+{
+	char name[DATA_TABLE_MAX + 8];
+
+	snprintf(name, sizeof(name), "%s_%s", c->fts, suffix);
+	data_sql_add(b, "CREATE TRIGGER ");
+	identz(b, name);
+	data_sql_add(b, " AFTER ");
+	data_sql_add(b, event);
+	if (strcmp(event, "UPDATE") == 0) {
+		// Only when a text column is set: updates of other
+		// columns leave the index alone.
+		const char *sep = " OF ";
+
+		for (size_t i = 0; i < c->ncols; i++) {
+			if (c->cols[i].type == DATA_T_TEXT) {
+				data_sql_add(b, sep);
+				identz(b, c->cols[i].name);
+				sep = ", ";
+			}
+		}
+	}
+	data_sql_add(b, " ON ");
+	identz(b, c->table);
+	data_sql_add(b, " BEGIN ");
+	if (del_old) {
+		data_sql_add(b, "INSERT INTO ");
+		identz(b, c->fts);
+		data_sql_add(b, " (");
+		identz(b, c->fts);
+		data_sql_add(b, ", rowid");
+		text_cols(b, c, "");
+		data_sql_add(b, ") VALUES ('delete', old.rowid");
+		text_cols(b, c, "old.");
+		data_sql_add(b, "); ");
+	}
+	if (ins_new) {
+		data_sql_add(b, "INSERT INTO ");
+		identz(b, c->fts);
+		data_sql_add(b, " (rowid");
+		text_cols(b, c, "");
+		data_sql_add(b, ") VALUES (new.rowid");
+		text_cols(b, c, "new.");
+		data_sql_add(b, "); ");
+	}
+	data_sql_add(b, "END;");
+}
+
+void
+data_sql_fts(struct data_sql *b, const struct data_coll *c)
+{
+	static const char *const sfx[] = { "ai", "ad", "au" };
+	char                     name[DATA_TABLE_MAX + 8];
+	int                      first = 1;
+
+	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
+		snprintf(name, sizeof(name), "%s_%s", c->fts, sfx[i]);
+		data_sql_add(b, "DROP TRIGGER IF EXISTS ");
+		identz(b, name);
+		data_sql_add(b, ";");
+	}
+	data_sql_add(b, "DROP TABLE IF EXISTS ");
+	identz(b, c->fts);
+	data_sql_add(b, "; CREATE VIRTUAL TABLE ");
+	identz(b, c->fts);
+	data_sql_add(b, " USING fts5(");
+	for (size_t i = 0; i < c->ncols; i++) {
+		if (c->cols[i].type == DATA_T_TEXT) {
+			data_sql_add(b, first ? "" : ", ");
+			identz(b, c->cols[i].name);
+			first = 0;
+		}
+	}
+	data_sql_add(b, ", content=");
+	// content= takes a string literal: the table name is "r<digits>".
+	data_sql_add(b, "'");
+	data_sql_add(b, c->table);
+	data_sql_add(b, "'); INSERT INTO ");
+	identz(b, c->fts);
+	data_sql_add(b, " (");
+	identz(b, c->fts);
+	data_sql_add(b, ") VALUES ('rebuild'); ");
+	trigger(b, c, "ai", "INSERT", 0, 1);
+	trigger(b, c, "ad", "DELETE", 1, 0);
+	trigger(b, c, "au", "UPDATE", 1, 1);
+}
+
+void
+data_sql_insert(
+    struct data_sql *b, const struct data_coll *c, const struct data_plan *p)
+{
+	data_sql_add(b, "INSERT INTO ");
+	identz(b, c->table);
+	data_sql_add(b,
+	    " (\"_id\", \"_created_at\", \"_updated_at\", \"_owner_id\","
+	    " \"_deleted_at\"");
+	for (size_t i = 0; i < p->nkeys; i++) {
+		data_sql_add(b, ", ");
+		data_sql_ident(b, p->keys[i].name, p->keys[i].len);
+	}
+	data_sql_add(b, ") VALUES (?1, ?2, ?3, ?4, NULL");
+	for (size_t i = 0; i < p->nkeys; i++) {
+		data_sql_add(b, ", ");
+		param(b, (int) i + 5);
+	}
+	data_sql_add(b, ")");
+}
+
+void
+data_sql_update(
+    struct data_sql *b, const struct data_coll *c, const struct data_plan *p)
+{
+	int n = 1;
+
+	data_sql_add(b, "UPDATE ");
+	identz(b, c->table);
+	data_sql_add(b, " SET ");
+	for (size_t i = 0; i < p->nkeys; i++, n++) {
+		data_sql_ident(b, p->keys[i].name, p->keys[i].len);
+		data_sql_add(b, " = ");
+		param(b, n);
+		data_sql_add(b, ", ");
+	}
+	data_sql_add(b, "\"_updated_at\" = ");
+	param(b, n++);
+	if (p->owner_set) {
+		data_sql_add(b, ", \"_owner_id\" = ");
+		param(b, n++);
+	}
+	data_sql_add(b, " WHERE rowid = ");
+	param(b, n);
+}
+
+void
+data_sql_select_id(struct data_sql *b, const struct data_coll *c)
+{
+	data_sql_add(b,
+	    "SELECT rowid, \"_id\", \"_created_at\", \"_updated_at\","
+	    " \"_owner_id\", \"_deleted_at\"");
+	for (size_t i = 0; i < c->ncols; i++) {
+		data_sql_add(b, ", ");
+		identz(b, c->cols[i].name);
+	}
+	data_sql_add(b, " FROM ");
+	identz(b, c->table);
+	data_sql_add(b, " WHERE \"_id\" = ?1");
+}
+
+void
+data_sql_set_deleted(struct data_sql *b, const struct data_coll *c)
+{
+	data_sql_add(b, "UPDATE ");
+	identz(b, c->table);
+	data_sql_add(b,
+	    " SET \"_deleted_at\" = ?1,"
+	    " \"_updated_at\" = coalesce(?2, \"_updated_at\")"
+	    " WHERE rowid = ?3");
+}
