@@ -149,7 +149,7 @@ bench: deps-test all
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined $(CSTD) $(INC) $(PKGCFLAGS)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_LIB := $(LC_SRC) $(GW_LIB) services/data/query.c
+FUZZ_LIB := $(LC_SRC) $(GW_LIB) services/data/query.c services/data/fieldrules.c
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(HDRS) $(DEFS)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(LIBS)

@@ -278,6 +278,13 @@ out:
 		lc_settings_unfollow();
 	}
 	self = NULL;
+	if (restart && rc == 0 && getenv(LC_SUPERVISED_ENV) != NULL) {
+		gw_free(g);
+		lc_log_info("GW-RESTART",
+		    "exiting for the launcher to start "
+		    "it again");
+		return (LC_EXIT_RESTART);
+	}
 	if (restart && rc == 0) {
 		gw_free(g);
 		lc_log_info("GW-RESTART", "re-executing");

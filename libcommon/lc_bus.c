@@ -83,50 +83,6 @@ mono_after(int ms)
 	return (ts);
 }
 
-// Sets the options every dialled socket gets, then dials in the
-// background (the peer may not be up yet).
-static int
-dial_bg(nng_socket sock, const char *url, const char *what)
-{
-	int rv;
-
-	if ((rv = nng_socket_set_ms(
-	         sock, NNG_OPT_RECONNMINT, RECONN_MIN_MS)) != 0 ||
-	    (rv = nng_socket_set_ms(
-	         sock, NNG_OPT_RECONNMAXT, RECONN_MAX_MS)) != 0 ||
-	    (rv = nng_socket_set_size(
-	         sock, NNG_OPT_RECVMAXSZ, (size_t) LC_BUS_MAX_MSG)) != 0) {
-		lc_log_err(
-		    "BUS-OPT", "%s: set options: %s", what, nng_strerror(rv));
-		return (LC_EINTERNAL);
-	}
-	if ((rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		lc_log_err("BUS-DIAL", "%s: dial %s: %s", what, url,
-		    nng_strerror(rv));
-		return (LC_EINTERNAL);
-	}
-	return (0);
-}
-
-static int
-listen_on(nng_socket sock, const char *url, const char *what)
-{
-	int rv;
-
-	if ((rv = nng_socket_set_size(
-	         sock, NNG_OPT_RECVMAXSZ, (size_t) LC_BUS_MAX_MSG)) != 0) {
-		lc_log_err("BUS-OPT", "%s: set recvmaxsz: %s", what,
-		    nng_strerror(rv));
-		return (LC_EINTERNAL);
-	}
-	if ((rv = nng_listen(sock, url, NULL, 0)) != 0) {
-		lc_log_err("BUS-LISTEN", "%s: listen %s: %s", what, url,
-		    nng_strerror(rv));
-		return (LC_EINTERNAL);
-	}
-	return (0);
-}
-
 // Peer counting through pipe notifications. REM_POST can in principle
 // arrive for a pipe whose ADD_POST never ran (rejected during setup), so
 // the count never goes below zero.
@@ -155,6 +111,208 @@ watch_peers(nng_socket sock, atomic_int *peers, const char *what)
 	    (rv = nng_pipe_notify(
 	         sock, NNG_PIPE_EV_REM_POST, peer_notify, peers)) != 0) {
 		lc_log_err("BUS-NOTIFY", "%s: pipe notify: %s", what,
+		    nng_strerror(rv));
+		return (LC_EINTERNAL);
+	}
+	return (0);
+}
+
+/*
+ * Dialled sockets and their guard. nng 1.5.2 dials again in the
+ * background after a refused connect, but a connection that is accepted
+ * and then fails during the SP handshake (the peer exiting while it
+ * accepts, as in a restart of every process at once) can leave the dialer
+ * idle for good (nanomsg/nng#970): seen here as auth never reconnecting to
+ * admin after POST /admin/restart, 1 run in 3. The same release can lose
+ * the handshake's second half on the accepting side: the listener sends
+ * its header and never reads the peer's, so the dialer sees a connection
+ * that never answers (about 1 restart of every process at once in 10,
+ * whether by execv or by the launcher). So every dialled socket has a
+ * guard that counts its connections, and one process-wide thread closes
+ * and re-creates the dialer of a socket that has had none for
+ * REDIAL_AFTER_MS, or that its owner marks suspect: a client after
+ * CALL_TIMEOUTS_SUSPECT calls in a row timed out, a subscriber after
+ * SUB_SILENCE_MS without even a heartbeat, a respondent after
+ * RESP_SILENCE_MS without a survey (the surveyor pings every
+ * SURVEY_PING_MS).
+ */
+#define CALL_TIMEOUTS_SUSPECT 2
+#define RESP_SILENCE_MS 6000
+#define SURVEY_PING_MS 2000
+#define REDIAL_AFTER_MS 1000
+#define REDIAL_TICK_MS 250
+
+struct dial_guard {
+	nng_socket         sock;
+	nng_dialer         d;
+	char              *url;
+	char              *what;
+	atomic_int         pipes;
+	atomic_int         suspect;     // redial at the next tick
+	int64_t            empty_since; // lc_mono_ms(), 0: connected
+	struct dial_guard *next;
+};
+
+static pthread_mutex_t    guard_mu    = PTHREAD_MUTEX_INITIALIZER;
+static struct dial_guard *guards      = NULL;
+static int                guard_th_on = 0;
+
+static void
+guard_tick(void)
+{
+	int64_t now = lc_mono_ms();
+
+	pthread_mutex_lock(&guard_mu);
+	for (struct dial_guard *g = guards; g != NULL; g = g->next) {
+		int rv;
+
+		if (atomic_exchange(&g->suspect, 0)) {
+			lc_log_info("BUS-REDIAL",
+			    "%s: connected but unanswered: dialling %s afresh",
+			    g->what, g->url);
+		} else if (atomic_load(&g->pipes) > 0) {
+			g->empty_since = 0;
+			continue;
+		} else if (g->empty_since == 0) {
+			g->empty_since = now;
+			continue;
+		} else if (now - g->empty_since < REDIAL_AFTER_MS) {
+			continue;
+		}
+		g->empty_since = now;
+		(void) nng_dialer_close(g->d);
+		if ((rv = nng_dial(
+		         g->sock, g->url, &g->d, NNG_FLAG_NONBLOCK)) != 0) {
+			lc_log_warn("BUS-REDIAL", "%s: dial %s: %s", g->what,
+			    g->url, nng_strerror(rv));
+		} else {
+			lc_log_debug("BUS-REDIAL", "%s: dialling %s afresh",
+			    g->what, g->url);
+		}
+	}
+	pthread_mutex_unlock(&guard_mu);
+}
+
+static void *
+guard_main(void *arg)
+{
+	struct timespec tick = { 0, REDIAL_TICK_MS * 1000000L };
+
+	LC_UNUSED(arg);
+	for (;;) {
+		(void) nanosleep(&tick, NULL);
+		guard_tick();
+	}
+	return (NULL);
+}
+
+// Takes g off the guard thread's list: call it before closing its socket
+// (the thread must not dial a closing socket). NULL is a no-op.
+static void
+guard_unlink(struct dial_guard *g)
+{
+	struct dial_guard **pp;
+
+	if (g == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&guard_mu);
+	for (pp = &guards; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&guard_mu);
+}
+
+// Frees g after its socket is closed (pipe notifications reach g until
+// then). NULL is a no-op.
+static void
+guard_free(struct dial_guard *g)
+{
+	if (g == NULL) {
+		return;
+	}
+	guard_unlink(g);
+	lc_free(g->url);
+	lc_free(g->what);
+	lc_free(g);
+}
+
+// Asks the guard thread to dial g's socket afresh. NULL is a no-op.
+static void
+guard_suspect(struct dial_guard *g)
+{
+	if (g != NULL) {
+		atomic_store(&g->suspect, 1);
+	}
+}
+
+// Sets the options every dialled socket gets, then dials in the
+// background (the peer may not be up yet), under a guard (*out: the
+// owner calls guard_unlink before closing the socket and guard_free
+// after) whose pipes count the socket's connections.
+static int
+dial_bg(nng_socket sock, const char *url, const char *what,
+    struct dial_guard **out)
+{
+	struct dial_guard *g;
+	pthread_t          th;
+	int                rv;
+
+	if ((rv = nng_socket_set_ms(
+	         sock, NNG_OPT_RECONNMINT, RECONN_MIN_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(
+	         sock, NNG_OPT_RECONNMAXT, RECONN_MAX_MS)) != 0 ||
+	    (rv = nng_socket_set_size(
+	         sock, NNG_OPT_RECVMAXSZ, (size_t) LC_BUS_MAX_MSG)) != 0) {
+		lc_log_err(
+		    "BUS-OPT", "%s: set options: %s", what, nng_strerror(rv));
+		return (LC_EINTERNAL);
+	}
+	g       = lc_calloc(1, sizeof(*g));
+	g->sock = sock;
+	g->url  = lc_strdup(url);
+	g->what = lc_strdup(what);
+	atomic_init(&g->pipes, 0);
+	atomic_init(&g->suspect, 0);
+	if ((rv = watch_peers(sock, &g->pipes, what)) != 0) {
+		guard_free(g);
+		return (rv);
+	}
+	pthread_mutex_lock(&guard_mu);
+	if ((rv = nng_dial(sock, url, &g->d, NNG_FLAG_NONBLOCK)) != 0) {
+		pthread_mutex_unlock(&guard_mu);
+		lc_log_err("BUS-DIAL", "%s: dial %s: %s", what, url,
+		    nng_strerror(rv));
+		guard_free(g);
+		return (LC_EINTERNAL);
+	}
+	g->next = guards;
+	guards  = g;
+	if (!guard_th_on && pthread_create(&th, NULL, guard_main, NULL) == 0) {
+		(void) pthread_detach(th);
+		guard_th_on = 1;
+	}
+	pthread_mutex_unlock(&guard_mu);
+	*out = g;
+	return (0);
+}
+
+static int
+listen_on(nng_socket sock, const char *url, const char *what)
+{
+	int rv;
+
+	if ((rv = nng_socket_set_size(
+	         sock, NNG_OPT_RECVMAXSZ, (size_t) LC_BUS_MAX_MSG)) != 0) {
+		lc_log_err("BUS-OPT", "%s: set recvmaxsz: %s", what,
+		    nng_strerror(rv));
+		return (LC_EINTERNAL);
+	}
+	if ((rv = nng_listen(sock, url, NULL, 0)) != 0) {
+		lc_log_err("BUS-LISTEN", "%s: listen %s: %s", what, url,
 		    nng_strerror(rv));
 		return (LC_EINTERNAL);
 	}
@@ -634,15 +792,16 @@ struct call {
 };
 
 struct lc_client {
-	nng_socket      sock;
-	char           *name;
-	char           *url;
-	atomic_int      peers;
-	atomic_int      closing;
-	struct call    *calls;
-	int             ncalls;
-	pthread_mutex_t mtx; // guards free
-	struct call    *free;
+	nng_socket         sock;
+	struct dial_guard *guard;    // counts the connections
+	atomic_int         timeouts; // calls in a row that timed out
+	char              *name;
+	char              *url;
+	atomic_int         closing;
+	struct call       *calls;
+	int                ncalls;
+	pthread_mutex_t    mtx; // guards free
+	struct call       *free;
 };
 
 static void
@@ -701,6 +860,14 @@ call_cb(void *arg)
 		nng_ctx_recv(k->ctx, k->aio);
 		return;
 	case CALL_RECV:
+		if (rv == NNG_ETIMEDOUT &&
+		    atomic_fetch_add(&k->c->timeouts, 1) + 1 >=
+		        CALL_TIMEOUTS_SUSPECT) {
+			atomic_store(&k->c->timeouts, 0);
+			guard_suspect(k->c->guard);
+		} else if (rv == 0) {
+			atomic_store(&k->c->timeouts, 0);
+		}
 		if (rv != 0) {
 			if (rv != NNG_ETIMEDOUT && rv != NNG_ECLOSED &&
 			    rv != NNG_ECANCELED) {
@@ -733,8 +900,8 @@ lc_client_open(const char *url, const char *name, int max_inflight,
 	c       = lc_calloc(1, sizeof(*c));
 	c->name = lc_strdup(name != NULL ? name : url);
 	c->url  = lc_strdup(url);
-	atomic_init(&c->peers, 0);
 	atomic_init(&c->closing, 0);
+	atomic_init(&c->timeouts, 0);
 	pthread_mutex_init(&c->mtx, NULL);
 	c->calls = lc_calloc((size_t) n, sizeof(*c->calls));
 
@@ -757,9 +924,6 @@ lc_client_open(const char *url, const char *name, int max_inflight,
 		rv = LC_EINTERNAL;
 		goto fail;
 	}
-	if ((rv = watch_peers(c->sock, &c->peers, c->name)) != 0) {
-		goto fail;
-	}
 	for (int i = 0; i < n; i++) {
 		struct call *k = &c->calls[i];
 		int          nr;
@@ -778,7 +942,7 @@ lc_client_open(const char *url, const char *name, int max_inflight,
 		k->next   = c->free;
 		c->free   = k;
 	}
-	if ((rv = dial_bg(c->sock, url, c->name)) != 0) {
+	if ((rv = dial_bg(c->sock, url, c->name, &c->guard)) != 0) {
 		goto fail;
 	}
 	*out = c;
@@ -795,9 +959,12 @@ lc_client_close(struct lc_client *c)
 		return;
 	}
 	atomic_store(&c->closing, 1);
+	guard_unlink(c->guard);
 	// Closing the socket aborts every pending call (cb gets
 	// LC_EUNAVAILABLE); nng_aio_free then waits for the callbacks.
 	nng_close(c->sock);
+	guard_free(c->guard);
+	c->guard = NULL;
 	for (int i = 0; i < c->ncalls; i++) {
 		nng_aio_free(c->calls[i].aio);
 	}
@@ -817,7 +984,7 @@ lc_client_name(const struct lc_client *c)
 int
 lc_client_peers(struct lc_client *c)
 {
-	return (atomic_load(&c->peers));
+	return (c->guard != NULL ? atomic_load(&c->guard->pipes) : 0);
 }
 
 int
@@ -828,7 +995,7 @@ lc_client_call_async(struct lc_client *c, const void *buf, size_t len,
 	nng_msg     *m;
 	int          rv;
 
-	if (atomic_load(&c->closing) || atomic_load(&c->peers) <= 0) {
+	if (atomic_load(&c->closing) || lc_client_peers(c) <= 0) {
 		return (LC_EUNAVAILABLE);
 	}
 	if (len > (size_t) LC_BUS_MAX_MSG) {
@@ -1139,19 +1306,20 @@ lc_pub_src(const struct lc_pub *p)
  * `last`.
  */
 struct lc_sub {
-	nng_socket       sock;
-	lc_sub_event_fn  on_event;
-	lc_sub_resync_fn on_resync;
-	void            *arg;
-	pthread_t        th;
-	int              th_started;
-	atomic_int       in_sync;
-	pthread_mutex_t  mtx; // guards stop (and the backoff wait)
-	pthread_cond_t   cv;
-	int              stop;
-	char             src[SRC_MAX]; // current publisher ("" = none yet)
-	uint64_t         last;
-	char             want[LC_TOPIC_COUNT]; // topics delivered to on_event
+	nng_socket         sock;
+	struct dial_guard *guard;
+	lc_sub_event_fn    on_event;
+	lc_sub_resync_fn   on_resync;
+	void              *arg;
+	pthread_t          th;
+	int                th_started;
+	atomic_int         in_sync;
+	pthread_mutex_t    mtx; // guards stop (and the backoff wait)
+	pthread_cond_t     cv;
+	int                stop;
+	char               src[SRC_MAX]; // current publisher ("" = none yet)
+	uint64_t           last;
+	char want[LC_TOPIC_COUNT]; // topics delivered to on_event
 };
 
 static int
@@ -1234,6 +1402,7 @@ sub_main(void *arg)
 			}
 			if (nng_clock() - heard >= SUB_SILENCE_MS) {
 				lc_log_debug("BUS-SUB", "silence: resync");
+				guard_suspect(s->guard);
 				synced_at   = s->last;
 				need_resync = 1;
 			}
@@ -1330,7 +1499,7 @@ lc_sub_open(const char *url, const int *topics, size_t ntopics,
 		rv = LC_EINTERNAL;
 		goto fail;
 	}
-	if ((rv = dial_bg(s->sock, url, "sub")) != 0) {
+	if ((rv = dial_bg(s->sock, url, "sub", &s->guard)) != 0) {
 		goto fail;
 	}
 	if (pthread_create(&s->th, NULL, sub_main, s) != 0) {
@@ -1358,7 +1527,10 @@ lc_sub_close(struct lc_sub *s)
 	pthread_mutex_unlock(&s->mtx);
 	// Closing the socket ends a pending receive with NNG_ECLOSED; a
 	// resync in progress finishes first.
+	guard_unlink(s->guard);
 	nng_close(s->sock);
+	guard_free(s->guard);
+	s->guard = NULL;
 	if (s->th_started) {
 		pthread_join(s->th, NULL);
 	}
@@ -1377,9 +1549,116 @@ lc_sub_in_sync(struct lc_sub *s)
 
 struct lc_survey {
 	nng_socket      sock;
+	char           *url;
 	atomic_int      peers;
-	pthread_mutex_t mtx; // one survey at a time
+	atomic_int      expect; // respondents that should be there (0: ?)
+	pthread_mutex_t mtx;    // one survey at a time; the socket
+	pthread_t       ping_th;
+	int             ping_started;
+	pthread_mutex_t ping_mtx; // guards ping_stop
+	pthread_cond_t  ping_cv;
+	int             ping_stop;
 };
+
+#define SURVEY_SHORT_MS 6000
+
+// Opens the surveyor socket on s->url, counting its respondents.
+static int
+survey_sock_open(struct lc_survey *s)
+{
+	int rv;
+
+	if ((rv = nng_surveyor0_open(&s->sock)) != 0) {
+		lc_log_err("BUS-OPEN", "surveyor0 open: %s", nng_strerror(rv));
+		return (LC_EINTERNAL);
+	}
+	if ((rv = watch_peers(s->sock, &s->peers, "survey")) != 0 ||
+	    (rv = listen_on(s->sock, s->url, "survey")) != 0) {
+		nng_close(s->sock);
+		return (rv);
+	}
+	return (0);
+}
+
+// Replaces the surveyor socket (its connections close; respondents dial
+// the new one).
+static void
+survey_reopen(struct lc_survey *s)
+{
+	pthread_mutex_lock(&s->mtx);
+	lc_log_warn("BUS-SURVEY",
+	    "%d of %d respondents for %d ms: listening afresh on %s",
+	    atomic_load(&s->peers), atomic_load(&s->expect), SURVEY_SHORT_MS,
+	    s->url);
+	nng_close(s->sock); // waits for its pipes: no late notifications
+	atomic_store(&s->peers, 0);
+	if (survey_sock_open(s) != 0) {
+		lc_log_err("BUS-SURVEY", "cannot listen again on %s", s->url);
+	}
+	pthread_mutex_unlock(&s->mtx);
+}
+
+void
+lc_survey_expect(struct lc_survey *s, int n)
+{
+	atomic_store(&s->expect, n);
+}
+
+// Every SURVEY_PING_MS, unless a survey is running, a short svc.ping
+// survey: respondents that hear nothing for RESP_SILENCE_MS dial again
+// (see the guard at the top of the file).
+static void *
+survey_ping_main(void *arg)
+{
+	struct lc_survey *s = arg;
+	struct lc_req     rq;
+
+	lc_req_init(&rq);
+	rq.op = LC_MSG_SVC_PING;
+	(void) snprintf(rq.op_name, sizeof(rq.op_name), "%s",
+	    lc_msg_name(LC_MSG_SVC_PING));
+	int64_t short_since = 0;
+
+	for (;;) {
+		struct timespec until = mono_after(SURVEY_PING_MS);
+		json_t         *out   = NULL;
+		int             stop;
+		int             want = atomic_load(&s->expect);
+
+		pthread_mutex_lock(&s->ping_mtx);
+		while (!s->ping_stop &&
+		    pthread_cond_timedwait(
+		        &s->ping_cv, &s->ping_mtx, &until) != ETIMEDOUT) { }
+		stop = s->ping_stop;
+		pthread_mutex_unlock(&s->ping_mtx);
+		if (stop) {
+			break;
+		}
+		// Fewer respondents than expected for SURVEY_SHORT_MS: the
+		// listener may have stopped finishing handshakes (see the
+		// guard): a fresh socket, and the respondents dial again.
+		if (want > 0 && atomic_load(&s->peers) < want) {
+			if (short_since == 0) {
+				short_since = lc_mono_ms();
+			} else if (lc_mono_ms() - short_since >=
+			    SURVEY_SHORT_MS) {
+				short_since = 0;
+				survey_reopen(s);
+			}
+		} else {
+			short_since = 0;
+		}
+		if (pthread_mutex_trylock(&s->mtx) != 0) {
+			continue; // a real survey is running: it counts
+		}
+		pthread_mutex_unlock(&s->mtx);
+		if (lc_survey_ask(s, &rq, 200, &out) == 0) {
+			json_decref(out);
+		}
+	}
+	lc_req_fini(&rq);
+	return (NULL);
+}
 
 int
 lc_survey_open(const char *url, struct lc_survey **out)
@@ -1389,19 +1668,24 @@ lc_survey_open(const char *url, struct lc_survey **out)
 
 	s = lc_calloc(1, sizeof(*s));
 	atomic_init(&s->peers, 0);
+	atomic_init(&s->expect, 0);
+	s->url = lc_strdup(url);
 	pthread_mutex_init(&s->mtx, NULL);
-	if ((rv = nng_surveyor0_open(&s->sock)) != 0) {
-		lc_log_err("BUS-OPEN", "surveyor0 open: %s", nng_strerror(rv));
+	if ((rv = survey_sock_open(s)) != 0) {
 		pthread_mutex_destroy(&s->mtx);
+		lc_free(s->url);
 		lc_free(s);
-		return (LC_EINTERNAL);
-	}
-	if ((rv = watch_peers(s->sock, &s->peers, "survey")) != 0 ||
-	    (rv = listen_on(s->sock, url, "survey")) != 0) {
-		lc_survey_close(s);
 		return (rv);
 	}
-	*out = s;
+	pthread_mutex_init(&s->ping_mtx, NULL);
+	cond_init_mono(&s->ping_cv);
+	if (pthread_create(&s->ping_th, NULL, survey_ping_main, s) != 0) {
+		lc_log_err("BUS-OPEN", "survey ping: pthread_create failed");
+		lc_survey_close(s);
+		return (LC_EINTERNAL);
+	}
+	s->ping_started = 1;
+	*out            = s;
 	return (0);
 }
 
@@ -1411,8 +1695,18 @@ lc_survey_close(struct lc_survey *s)
 	if (s == NULL) {
 		return;
 	}
+	if (s->ping_started) {
+		pthread_mutex_lock(&s->ping_mtx);
+		s->ping_stop = 1;
+		pthread_cond_signal(&s->ping_cv);
+		pthread_mutex_unlock(&s->ping_mtx);
+		pthread_join(s->ping_th, NULL);
+	}
 	nng_close(s->sock);
+	pthread_cond_destroy(&s->ping_cv);
+	pthread_mutex_destroy(&s->ping_mtx);
 	pthread_mutex_destroy(&s->mtx);
+	lc_free(s->url);
 	lc_free(s);
 }
 
@@ -1501,17 +1795,19 @@ out:
 }
 
 struct lc_resp {
-	nng_socket       sock;
-	lc_handler_fn    fn;
-	struct lc_worker w; // a copy of the caller's
-	pthread_t        th;
-	int              th_started;
+	nng_socket         sock;
+	struct dial_guard *guard;
+	lc_handler_fn      fn;
+	struct lc_worker   w; // a copy of the caller's
+	pthread_t          th;
+	int                th_started;
 };
 
 static void *
 resp_main(void *arg)
 {
-	struct lc_resp *r = arg;
+	struct lc_resp *r     = arg;
+	nng_time        heard = nng_clock();
 
 	for (;;) {
 		nng_msg      *m = NULL;
@@ -1529,8 +1825,15 @@ resp_main(void *arg)
 				lc_log_warn(
 				    "BUS-RESP", "recv: %s", nng_strerror(rv));
 			}
+			// The surveyor pings every SURVEY_PING_MS: silence
+			// means a connection it does not see (see the guard).
+			if (nng_clock() - heard >= RESP_SILENCE_MS) {
+				heard = nng_clock();
+				guard_suspect(r->guard);
+			}
 			continue;
 		}
+		heard = nng_clock();
 		lc_req_init(&rq);
 		lc_rep_init(&rp);
 		if (lc_env_decode_req(nng_msg_body(m), nng_msg_len(m), &rq) !=
@@ -1539,7 +1842,12 @@ resp_main(void *arg)
 			goto next;
 		}
 		lc_log_set_rid(rq.rid[0] != '\0' ? rq.rid : NULL);
-		rv = r->fn(&r->w, &rq, &rp);
+		if (rq.op == LC_MSG_SVC_PING) {
+			lc_rep_json(&rp, 200, json_object()); // heard: enough
+			rv = 0;
+		} else {
+			rv = r->fn(&r->w, &rq, &rp);
+		}
 		if (rv != 0 && rp.status == 0) {
 			lc_rep_error(&rp, rv, NULL, NULL);
 		} else if (rp.status == 0) {
@@ -1580,7 +1888,13 @@ lc_resp_open(const char *url, lc_handler_fn fn, struct lc_worker *w,
 		lc_free(r);
 		return (LC_EINTERNAL);
 	}
-	if ((rv = dial_bg(r->sock, url, "respondent")) != 0) {
+	if ((rv = nng_socket_set_ms(r->sock, NNG_OPT_RECVTIMEO, 1000)) != 0) {
+		lc_log_err(
+		    "BUS-OPT", "respondent: recvtimeo: %s", nng_strerror(rv));
+		rv = LC_EINTERNAL;
+		goto fail;
+	}
+	if ((rv = dial_bg(r->sock, url, "respondent", &r->guard)) != 0) {
 		goto fail;
 	}
 	if (pthread_create(&r->th, NULL, resp_main, r) != 0) {
@@ -1602,7 +1916,10 @@ lc_resp_close(struct lc_resp *r)
 	if (r == NULL) {
 		return;
 	}
-	nng_close(r->sock); // ends the pending receive with NNG_ECLOSED
+	guard_unlink(r->guard);
+	nng_close(r->sock);
+	guard_free(r->guard);
+	r->guard = NULL; // ends the pending receive with NNG_ECLOSED
 	if (r->th_started) {
 		pthread_join(r->th, NULL);
 	}

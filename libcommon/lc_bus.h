@@ -7,7 +7,8 @@
  * lc_env_decode_req -> op table -> handler -> lc_env_encode_rep -> send.
  * Handlers run on the worker thread and may block (SQLite); never in an nng
  * callback. Every request is counted in the metrics registry given
- * (busbase_bus_requests_total{op,result}, busbase_bus_request_duration_seconds).
+ * (busbase_bus_requests_total{op,result},
+ * busbase_bus_request_duration_seconds).
  *
  * Client: one req0 socket dialled in the background (NNG_FLAG_NONBLOCK,
  * reconnect 20-500 ms), NNG_OPT_REQ_RESENDTIME infinite so a request is
@@ -44,8 +45,8 @@ struct lc_service;
 
 // A worker's state, passed to every handler it runs.
 struct lc_worker {
-	struct lc_service *svc;  // the owning service (NULL in bare servers)
-	sqlite3           *db;   // this worker's connection, or NULL
+	struct lc_service *svc; // the owning service (NULL in bare servers)
+	sqlite3           *db;  // this worker's connection, or NULL
 	int                idx;
 	void              *user; // set by worker_init
 };
@@ -62,12 +63,13 @@ struct lc_op {
 };
 
 struct lc_bus_server_cfg {
-	const char         *url;      // listen address
+	const char         *url; // listen address
 	int                 nworkers;
-	const struct lc_op *ops;      // searched in order
+	const struct lc_op *ops; // searched in order
 	size_t              nops;
-	struct lc_metrics  *metrics;  // may be NULL
-	// Called on each worker thread before it serves; returns 0 or an error.
+	struct lc_metrics  *metrics; // may be NULL
+	// Called on each worker thread before it serves; returns 0 or an
+	// error.
 	int (*worker_init)(struct lc_worker *w, void *arg);
 	void (*worker_fini)(struct lc_worker *w, void *arg);
 	void              *arg;
@@ -97,8 +99,8 @@ typedef void (*lc_call_cb)(void *arg, int rv, void *msg);
 // name is the service name used in log lines and 503 messages.
 LC_NODISCARD int lc_client_open(const char *url, const char *name,
     int max_inflight, struct lc_client **out);
-void        lc_client_close(struct lc_client *c);
-const char *lc_client_name(const struct lc_client *c);
+void             lc_client_close(struct lc_client *c);
+const char      *lc_client_name(const struct lc_client *c);
 // Number of connected peers (0 means calls fail fast).
 int lc_client_peers(struct lc_client *c);
 
@@ -148,7 +150,7 @@ typedef int (*lc_sub_resync_fn)(void *arg);
 LC_NODISCARD int lc_sub_open(const char *url, const int *topics,
     size_t ntopics, lc_sub_event_fn on_event, lc_sub_resync_fn on_resync,
     void *arg, struct lc_sub **out);
-void lc_sub_close(struct lc_sub *s);
+void             lc_sub_close(struct lc_sub *s);
 // 1 while the stream is known to be complete since the last resync.
 int lc_sub_in_sync(struct lc_sub *s);
 
@@ -158,8 +160,12 @@ struct lc_survey;
 struct lc_resp;
 
 LC_NODISCARD int lc_survey_open(const char *url, struct lc_survey **out);
-void lc_survey_close(struct lc_survey *s);
-int  lc_survey_peers(struct lc_survey *s);
+void             lc_survey_close(struct lc_survey *s);
+int              lc_survey_peers(struct lc_survey *s);
+// The number of respondents that should be connected: fewer for 6 s and
+// the surveyor listens afresh (nng 1.5.2 can stop finishing handshakes on
+// a listener; lc_bus.c). 0 (the default): no such check.
+void lc_survey_expect(struct lc_survey *s, int n);
 // Sends rq to every connected respondent and collects reply bodies until
 // all connected peers have answered or timeout_ms passes. *out is a new
 // JSON array of reply bodies. Serialised (one survey at a time).
@@ -170,6 +176,6 @@ LC_NODISCARD int lc_survey_ask(struct lc_survey *s, const struct lc_req *rq,
 // (w->svc and w->user as given).
 LC_NODISCARD int lc_resp_open(const char *url, lc_handler_fn fn,
     struct lc_worker *w, struct lc_resp **out);
-void lc_resp_close(struct lc_resp *r);
+void             lc_resp_close(struct lc_resp *r);
 
 #endif // LC_BUS_H

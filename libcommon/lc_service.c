@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -148,12 +149,23 @@ h_settings(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 	return (0);
 }
 
+// svc.ping: an empty answer (the liveness check, lc_bus.c's survey ping).
+static int
+h_ping(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+{
+	LC_UNUSED(w);
+	LC_UNUSED(rq);
+	lc_rep_json(rp, 200, json_object());
+	return (0);
+}
+
 static const struct lc_op common_ops[] = {
 	{ LC_MSG_SVC_HEALTH, h_health },
 	{ LC_MSG_SVC_METRICS, h_metrics },
 	{ LC_MSG_SVC_INFO, h_info },
 	{ LC_MSG_SVC_STATS, h_stats },
 	{ LC_MSG_SVC_SETTINGS, h_settings },
+	{ LC_MSG_SVC_PING, h_ping },
 };
 
 /* ---- admin's survey (other than svc.settings) ---- */
@@ -277,12 +289,81 @@ db_prepare(struct lc_service *s)
 	return (rv);
 }
 
-// Waits for SIGTERM/SIGINT/SIGHUP (all stop) or a restart request.
-// Returns 1 for a restart, 0 for a stop.
+/*
+ * Liveness. nng 1.5.2 can stop completing the SP handshake of new
+ * connections on a listener (seen about once in 10 restarts of every
+ * process at once: accepted connections whose header was sent but never
+ * read, while older connections work on), leaving the service unreachable
+ * for every peer that dials again; lc_bus.c's redialling cannot help when
+ * the listener itself is stuck. So every LIVENESS_EVERY_MS the main thread
+ * dials its own bus address afresh and calls svc.ping, and a process that
+ * has had no answer that way for LIVENESS_MS restarts itself. The window
+ * is long enough that workers busy with slow requests do not count as
+ * dead.
+ */
+#define LIVENESS_EVERY_MS 3000
+#define LIVENESS_WAIT_MS 1000
+#define LIVENESS_MS 15000
+
+// One check: a new connection to url, svc.ping, an answer. 1 if answered.
 static int
-wait_for_end(const sigset_t *set)
+liveness_ping(const char *url)
 {
-	struct timespec tick = { 0, TICK_MS * 1000000L };
+	struct lc_client *c = NULL;
+	struct lc_req     rq;
+	struct lc_rep     rp;
+	int64_t           until = lc_mono_ms() + LIVENESS_WAIT_MS;
+	int               ok    = 0;
+
+	if (lc_client_open(url, "self", 1, &c) != 0) {
+		return (0);
+	}
+	while (lc_client_peers(c) <= 0 && lc_mono_ms() < until) {
+		struct timespec ms = { 0, 10 * 1000000L };
+
+		(void) nanosleep(&ms, NULL);
+	}
+	lc_req_init(&rq);
+	lc_rep_init(&rp);
+	rq.op = LC_MSG_SVC_PING;
+	(void) snprintf(rq.op_name, sizeof(rq.op_name), "%s",
+	    lc_msg_name(LC_MSG_SVC_PING));
+	ok = lc_client_call(c, &rq, LIVENESS_WAIT_MS, &rp) == 0 &&
+	    rp.status == 200;
+	lc_req_fini(&rq);
+	lc_rep_fini(&rp);
+	lc_client_close(c);
+	return (ok);
+}
+
+// 1 when the self check says this process should restart.
+static int
+liveness_failed(const char *url, int64_t *last_try, int64_t *last_ok)
+{
+	if (url == NULL || lc_mono_ms() - *last_try < LIVENESS_EVERY_MS) {
+		return (0);
+	}
+	*last_try = lc_mono_ms();
+	if (liveness_ping(url)) {
+		*last_ok = lc_mono_ms();
+	} else if (lc_mono_ms() - *last_ok > LIVENESS_MS) {
+		lc_log_err("SVC-LIVENESS",
+		    "no answer on my own bus address for %d ms: restarting",
+		    LIVENESS_MS);
+		return (1);
+	}
+	return (0);
+}
+
+// Waits for SIGTERM/SIGINT/SIGHUP (all stop), a restart request or a
+// failed liveness check on url (NULL: none). Returns 1 for a restart, 0
+// for a stop.
+static int
+wait_for_end(const sigset_t *set, const char *url)
+{
+	struct timespec tick     = { 0, TICK_MS * 1000000L };
+	int64_t         last_try = lc_mono_ms();
+	int64_t         last_ok  = last_try;
 	int             sig;
 
 	for (;;) {
@@ -297,6 +378,9 @@ wait_for_end(const sigset_t *set)
 		}
 		if (atomic_load(&restart_req) &&
 		    lc_mono_ms() >= atomic_load(&restart_at)) {
+			return (1);
+		}
+		if (liveness_failed(url, &last_try, &last_ok)) {
 			return (1);
 		}
 	}
@@ -411,7 +495,7 @@ lc_service_main(const struct lc_service_def *def, int argc, char **argv)
 	    LC_VERSION, sc.url, nworkers,
 	    def->db_file != NULL ? s.db_path : "-");
 
-	restart = wait_for_end(&set);
+	restart = wait_for_end(&set, sc.url);
 	rc      = 0;
 out:
 	// Surveys stop first (they read the server), then drain requests.
@@ -427,6 +511,13 @@ out:
 	s.writer = NULL;
 	lc_metrics_free(s.metrics);
 	lc_free(ops);
+	if (restart && getenv(LC_SUPERVISED_ENV) != NULL) {
+		lc_log_info("SVC-RESTART",
+		    "%s: exiting for the launcher to "
+		    "start it again",
+		    s.name);
+		return (LC_EXIT_RESTART);
+	}
 	if (restart) {
 		lc_log_info("SVC-RESTART", "%s: re-executing", s.name);
 		// The signal mask survives execv; the new image blocks the

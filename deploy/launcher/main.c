@@ -276,6 +276,13 @@ child_exited(struct child *c, pid_t pid, int status, int stopping)
 		ln_say("%s %s", c->name, how);
 		return;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == LC_EXIT_RESTART) {
+		// A requested restart (lc_common.h): at once, no backoff.
+		c->restart_at = lc_mono_ms();
+		ln_say("%s (pid %d) exited to restart; starting it again",
+		    c->name, (int) pid);
+		return;
+	}
 	if (up >= BACKOFF_RESET_MS || c->backoff_ms == 0) {
 		c->backoff_ms = BACKOFF_MIN_MS;
 	} else {
@@ -458,7 +465,8 @@ prepare_env(char *data_dir, size_t len)
 		ln_say("cannot create %s: %s", run, strerror(errno));
 		return (2);
 	}
-	if (setenv("DATA_DIR", abs, 1) != 0 || setenv("PORT", port, 1) != 0) {
+	if (setenv("DATA_DIR", abs, 1) != 0 || setenv("PORT", port, 1) != 0 ||
+	    setenv(LC_SUPERVISED_ENV, "1", 1) != 0) {
 		ln_say("setenv: %s", strerror(errno));
 		return (2);
 	}

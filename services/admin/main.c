@@ -95,6 +95,8 @@ adm_init(struct lc_service *s)
 		    "ADM-INIT", "cannot listen on %s", s->cfg.survey_url);
 		goto out;
 	}
+	// Every service and at least one gateway (as health counts them).
+	lc_survey_expect(st->survey, LC_SVC_HOOKS - LC_SVC_AUTH + 2);
 	for (svc = LC_SVC_AUTH; svc <= LC_SVC_HOOKS; svc++) {
 		if ((rv = lc_client_open(s->cfg.url[svc], lc_svc_name(svc),
 		         ADM_CLIENT_INFLIGHT, &st->cl[svc])) != 0) {

@@ -29,16 +29,26 @@ coll_clear(struct data_coll *c)
 		lc_free((char *) (uintptr_t) c->cols[i].name);
 	}
 	lc_free(c->cols);
+	lc_free(c->pos);
 	c->cols  = NULL;
+	c->pos   = NULL;
 	c->ncols = 0;
+}
+
+// Releases a cache entry.
+static void
+coll_free(struct data_coll *c)
+{
+	coll_clear(c);
+	data_fieldrules_free(c->vrules);
+	lc_free(c);
 }
 
 void
 data_catalog_flush(struct data_worker *dw)
 {
 	for (size_t i = 0; i < dw->ncolls; i++) {
-		coll_clear(dw->colls[i]);
-		lc_free(dw->colls[i]);
+		coll_free(dw->colls[i]);
 	}
 	dw->ncolls = 0;
 	dw->gen    = -1;
@@ -74,8 +84,8 @@ data_catalog_sync(struct data_worker *dw)
 	return (0);
 }
 
-static int
-bump(struct data_worker *dw)
+int
+data_catalog_bump(struct data_worker *dw)
 {
 	sqlite3_stmt *st =
 	    data_stmt(dw, "UPDATE catalog_gen SET gen = gen + 1 WHERE id = 1");
@@ -95,7 +105,8 @@ static int
 cols_load(struct data_worker *dw, struct data_coll *c)
 {
 	sqlite3_stmt *st  = data_stmt(dw,
-	     "SELECT name, type FROM columns WHERE coll_id = ?1 ORDER BY pos");
+	     "SELECT name, type, pos FROM columns WHERE coll_id = ?1"
+	      " ORDER BY pos");
 	size_t        cap = 8;
 	int           sr;
 	int           text = 0;
@@ -105,12 +116,15 @@ cols_load(struct data_worker *dw, struct data_coll *c)
 	}
 	coll_clear(c);
 	c->cols = lc_calloc(cap, sizeof(*c->cols));
+	c->pos  = lc_calloc(cap, sizeof(*c->pos));
 	(void) sqlite3_bind_int64(st, 1, c->id);
 	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
 		if (c->ncols == cap) {
 			cap *= 2;
 			c->cols = lc_realloc(c->cols, cap * sizeof(*c->cols));
+			c->pos  = lc_realloc(c->pos, cap * sizeof(*c->pos));
 		}
+		c->pos[c->ncols] = sqlite3_column_int64(st, 2);
 		c->cols[c->ncols].name =
 		    lc_strdup((const char *) sqlite3_column_text(st, 0));
 		c->cols[c->ncols].type =
@@ -157,10 +171,49 @@ cache_add(struct data_worker *dw)
 static void
 cache_drop_last(struct data_worker *dw)
 {
-	struct data_coll *c = dw->colls[--dw->ncolls];
+	coll_free(dw->colls[--dw->ncolls]);
+}
 
-	coll_clear(c);
-	lc_free(c);
+// Forgets entry c (freed).
+static void
+cache_forget(struct data_worker *dw, struct data_coll *c)
+{
+	for (size_t i = 0; i < dw->ncolls; i++) {
+		if (dw->colls[i] == c) {
+			dw->colls[i] = dw->colls[dw->ncolls - 1];
+			dw->ncolls--;
+			coll_free(c);
+			return;
+		}
+	}
+}
+
+// Compiles the stored validation rule set (text t) into c->vrules; an
+// empty set leaves it NULL. A set that does not compile was stored by us,
+// so this is corruption: writes to c fail closed.
+static void
+vrules_load(struct data_coll *c, const char *t, size_t len)
+{
+	json_t *j = t != NULL ? json_loadb(t, len, 0, NULL) : NULL;
+	json_t *v;
+	int     empty;
+
+	data_fieldrules_free(c->vrules);
+	c->vrules     = NULL;
+	c->vrules_bad = 0;
+	v             = json_object_get(j, "fields");
+	empty         = json_is_object(v) && json_object_size(v) == 0;
+	if (!empty &&
+	    (j == NULL ||
+	        data_fieldrules_parse(j, NULL, &c->vrules, NULL) != 0)) {
+		lc_log_err("DATA-CATALOG",
+		    "bad validation rules in"
+		    " collection %lld",
+		    (long long) c->id);
+		c->vrules     = NULL;
+		c->vrules_bad = 1;
+	}
+	json_decref(j);
 }
 
 int
@@ -186,8 +239,8 @@ data_catalog_find(struct data_worker *dw, const char *name, size_t len,
 		}
 	}
 	st = data_stmt(dw,
-	    "SELECT id, rules, created_at, updated_at FROM collections"
-	    " WHERE name = ?1");
+	    "SELECT id, rules, created_at, updated_at, validation"
+	    " FROM collections WHERE name = ?1");
 	if (st == NULL) {
 		return (LC_EINTERNAL);
 	}
@@ -214,6 +267,8 @@ data_catalog_find(struct data_worker *dw, const char *name, size_t len,
 	json_decref(rules);
 	c->created_at = sqlite3_column_int64(st, 2);
 	c->updated_at = sqlite3_column_int64(st, 3);
+	vrules_load(c, (const char *) sqlite3_column_text(st, 4),
+	    (size_t) sqlite3_column_bytes(st, 4));
 	lc_db_done(st);
 	if ((rv = cols_load(dw, c)) != 0) {
 		cache_drop_last(dw);
@@ -239,13 +294,18 @@ data_catalog_exists_ci(struct data_worker *dw, const char *name, size_t len)
 	return (found);
 }
 
-// Runs a script of SQL statements built by sqlgen.c.
-static int
-exec(struct data_worker *dw, const char *sql)
+int
+data_catalog_exec(struct data_worker *dw, const char *sql)
 {
 	char *err = NULL;
+	int   sr;
 
-	if (sqlite3_exec(data_conn(dw), sql, NULL, NULL, &err) != SQLITE_OK) {
+	if ((sr = sqlite3_exec(data_conn(dw), sql, NULL, NULL, &err)) !=
+	    SQLITE_OK) {
+		if ((sr & 0xff) == SQLITE_CONSTRAINT) {
+			sqlite3_free(err);
+			return (LC_EUNIQUE_VIOLATION);
+		}
 		lc_log_err("DATA-SQL", "ddl: %s", err != NULL ? err : "?");
 		sqlite3_free(err);
 		return (LC_EINTERNAL);
@@ -289,7 +349,8 @@ data_catalog_create(struct data_worker *dw, const char *name, size_t len,
 	snprintf(table, sizeof(table), "r%lld",
 	    (long long) sqlite3_last_insert_rowid(data_conn(dw)));
 	data_sql_create_table(&sql, table);
-	if ((rv = exec(dw, sql.p)) != 0 || (rv = bump(dw)) != 0 ||
+	if ((rv = data_catalog_exec(dw, sql.p)) != 0 ||
+	    (rv = data_catalog_bump(dw)) != 0 ||
 	    (rv = data_catalog_find(dw, name, len, out)) != 0) {
 		goto out;
 	}
@@ -324,7 +385,7 @@ data_catalog_add_columns(
 		text |= k->type == DATA_T_TEXT;
 		sql.len = 0;
 		data_sql_add_column(&sql, c->table, name, k->type);
-		if ((rv = exec(dw, sql.p)) != 0) {
+		if ((rv = data_catalog_exec(dw, sql.p)) != 0) {
 			break;
 		}
 		if ((st = data_stmt(dw,
@@ -348,7 +409,7 @@ data_catalog_add_columns(
 		}
 	}
 	if (rv == 0) {
-		rv = bump(dw);
+		rv = data_catalog_bump(dw);
 	}
 	if (rv == 0) {
 		rv = cols_load(dw, c);
@@ -358,9 +419,265 @@ data_catalog_add_columns(
 		// this transaction.
 		sql.len = 0;
 		data_sql_fts(&sql, c);
-		rv = exec(dw, sql.p);
+		rv = data_catalog_exec(dw, sql.p);
 	}
 	data_sql_fini(&sql);
 	dw->cat_dirty = 1;
+	return (rv);
+}
+
+/* ---- admin changes (§5.1) ---- */
+
+int
+data_coll_col(const struct data_coll *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->ncols; i++) {
+		if (strlen(c->cols[i].name) == len &&
+		    memcmp(c->cols[i].name, name, len) == 0) {
+			return ((int) i);
+		}
+	}
+	return (-1);
+}
+
+// Runs sql (static text) with ?1 = id and ?2 = text t (may be NULL), ?3 =
+// n: one step.
+static int
+run(struct data_worker *dw, const char *sql, int64_t id, const char *t,
+    int64_t n)
+{
+	sqlite3_stmt *st = data_stmt(dw, sql);
+	int           sr;
+
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_int64(st, 1, id);
+	if (t != NULL) {
+		(void) sqlite3_bind_text(st, 2, t, -1, SQLITE_STATIC);
+	}
+	(void) sqlite3_bind_int64(st, 3, n);
+	sr = sqlite3_step(st);
+	lc_db_done(st);
+	return (sr == SQLITE_DONE ? 0 : sql_fail(dw, "catalog change"));
+}
+
+int
+data_catalog_set_rules(struct data_worker *dw, struct data_coll *c,
+    const struct data_rules *rules)
+{
+	json_t *rj  = data_rules_pack(rules);
+	char   *rs  = json_dumps(rj, JSON_COMPACT);
+	int64_t now = lc_now_ms();
+	int     rv;
+
+	json_decref(rj);
+	rv = rs == NULL ? LC_EINTERNAL
+	                : run(dw,
+	                      "UPDATE collections SET rules = ?2,"
+	                      " updated_at = ?3 WHERE id = ?1",
+	                      c->id, rs, now);
+	free(rs);
+	if (rv == 0 && (rv = data_catalog_bump(dw)) == 0) {
+		c->rules      = *rules;
+		c->updated_at = now;
+	}
+	return (rv);
+}
+
+int
+data_catalog_drop(struct data_worker *dw, struct data_coll *c)
+{
+	struct data_sql sql = { 0 };
+	int             rv;
+
+	data_sql_fts_drop(&sql, c);
+	data_sql_add(&sql, "DROP TABLE IF EXISTS ");
+	data_sql_ident(&sql, c->table, strlen(c->table));
+	dw->cat_dirty = 1;
+	if ((rv = data_catalog_exec(dw, sql.p)) == 0 &&
+	    (rv = run(dw, "DELETE FROM collections WHERE id = ?1", c->id, NULL,
+	         0)) == 0) {
+		rv = data_catalog_bump(dw);
+	}
+	data_sql_fini(&sql);
+	if (rv == 0) {
+		cache_forget(dw, c);
+	}
+	return (rv);
+}
+
+// Stores validation set j (text) for c and compiles it into c->vrules.
+static int
+vrules_store(struct data_worker *dw, struct data_coll *c, const json_t *j)
+{
+	char *t = json_dumps(j, JSON_COMPACT);
+	int   rv;
+
+	if (t == NULL) {
+		return (LC_EINTERNAL);
+	}
+	rv = run(dw,
+	    "UPDATE collections SET validation = ?2, updated_at = ?3"
+	    " WHERE id = ?1",
+	    c->id, t, lc_now_ms());
+	free(t);
+	return (rv);
+}
+
+int
+data_catalog_drop_column(struct data_worker *dw, struct data_coll *c, size_t i)
+{
+	struct data_sql sql = { 0 };
+	char            name[DATA_NAME_MAX + 1];
+	char            idx[48];
+	int             text = c->cols[i].type == DATA_T_TEXT;
+	json_t         *v    = NULL;
+	int             rv;
+
+	snprintf(name, sizeof(name), "%s", c->cols[i].name);
+	dw->cat_dirty = 1;
+	// Indexes and triggers naming the column go first: SQLite refuses
+	// to drop an indexed column or one a trigger uses.
+	data_sql_index_name(idx, sizeof(idx), 'i', c->id, c->pos[i]);
+	data_sql_drop_index(&sql, idx);
+	data_sql_add(&sql, ";");
+	data_sql_index_name(idx, sizeof(idx), 'v', c->id, c->pos[i]);
+	data_sql_drop_index(&sql, idx);
+	data_sql_add(&sql, ";");
+	if (text) {
+		data_sql_fts_drop(&sql, c);
+	}
+	data_sql_add(&sql, "ALTER TABLE ");
+	data_sql_ident(&sql, c->table, strlen(c->table));
+	data_sql_add(&sql, " DROP COLUMN ");
+	data_sql_ident(&sql, name, strlen(name));
+	if ((rv = data_catalog_exec(dw, sql.p)) != 0 ||
+	    (rv = run(dw,
+	         "DELETE FROM columns WHERE coll_id = ?1 AND name = ?2", c->id,
+	         name, 0)) != 0 ||
+	    (rv = run(dw,
+	         "DELETE FROM indexes WHERE coll_id = ?1 AND col_name = ?2",
+	         c->id, name, 0)) != 0 ||
+	    (rv = run(dw,
+	         "DELETE FROM relations WHERE from_coll = ?1"
+	         " AND from_field = ?2",
+	         c->id, name, 0)) != 0) {
+		goto out;
+	}
+	if (c->vrules != NULL &&
+	    data_fieldrules_find(c->vrules, name, strlen(name)) != NULL) {
+		v = json_deep_copy(data_fieldrules_json(c->vrules));
+		json_object_del(json_object_get(v, "fields"), name);
+		if ((rv = vrules_store(dw, c, v)) != 0) {
+			goto out;
+		}
+		data_fieldrules_free(c->vrules);
+		c->vrules = NULL;
+		if (json_object_size(json_object_get(v, "fields")) != 0 &&
+		    data_fieldrules_parse(v, NULL, &c->vrules, NULL) != 0) {
+			rv = LC_EINTERNAL;
+			goto out;
+		}
+	}
+	if ((rv = data_catalog_bump(dw)) != 0 ||
+	    (rv = cols_load(dw, c)) != 0) {
+		goto out;
+	}
+	if (text && c->fts[0] != '\0') {
+		sql.len = 0;
+		data_sql_fts(&sql, c);
+		rv = data_catalog_exec(dw, sql.p);
+	}
+out:
+	json_decref(v);
+	data_sql_fini(&sql);
+	return (rv);
+}
+
+static int
+rule_unique(const struct data_fieldrules *fr, const char *name)
+{
+	const struct data_fieldrule *r =
+	    fr != NULL ? data_fieldrules_find(fr, name, strlen(name)) : NULL;
+
+	return (r != NULL && (r->has & DATA_FR_UNIQUE) != 0);
+}
+
+int
+data_catalog_set_validation(struct data_worker *dw, struct data_coll *c,
+    struct data_fieldrules **fr, const char **field)
+{
+	struct data_fieldrules *n   = *fr;
+	struct data_plan        p   = { 0 };
+	struct data_sql         sql = { 0 };
+	char                    idx[48];
+	int                     rv = 0;
+
+	*field        = NULL;
+	dw->cat_dirty = 1;
+	// Unique rules on fields without a column create it (§3.9).
+	p.keys = lc_calloc(n->n + 1, sizeof(*p.keys));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct data_fieldrule *r   = &n->rules[i];
+		size_t                       len = strlen(r->name);
+
+		if ((r->has & DATA_FR_UNIQUE) == 0 ||
+		    data_coll_col(c, r->name, len) >= 0) {
+			continue;
+		}
+		p.keys[p.nkeys].name   = r->name;
+		p.keys[p.nkeys].len    = len;
+		p.keys[p.nkeys].type   = data_fieldrule_col_type(r);
+		p.keys[p.nkeys].is_new = 1;
+		p.nkeys++;
+		p.nnew++;
+	}
+	if (c->ncols + p.nnew > DATA_MAX_COLS) {
+		rv = LC_ETOO_MANY_FIELDS;
+		goto out;
+	}
+	if ((rv = data_catalog_add_columns(dw, c, &p)) != 0) {
+		goto out;
+	}
+	for (size_t i = 0; i < c->ncols && rv == 0; i++) {
+		int now = rule_unique(n, c->cols[i].name);
+		int was =
+		    c->vrules_bad || rule_unique(c->vrules, c->cols[i].name);
+
+		if (!now && !was) {
+			continue;
+		}
+		data_sql_index_name(idx, sizeof(idx), 'v', c->id, c->pos[i]);
+		sql.len = 0;
+		if (now) {
+			data_sql_create_index(
+			    &sql, c, idx, c->cols[i].name, 1);
+		} else {
+			data_sql_drop_index(&sql, idx);
+		}
+		if ((rv = data_catalog_exec(dw, sql.p)) ==
+		    LC_EUNIQUE_VIOLATION) {
+			const struct data_fieldrule *r = data_fieldrules_find(
+			    n, c->cols[i].name, strlen(c->cols[i].name));
+
+			*field = r != NULL ? r->name : NULL;
+		}
+	}
+	if (rv != 0 ||
+	    (rv = vrules_store(dw, c, data_fieldrules_json(n))) != 0 ||
+	    (rv = data_catalog_bump(dw)) != 0) {
+		goto out;
+	}
+	data_fieldrules_free(c->vrules);
+	c->vrules     = n->n != 0 ? n : NULL;
+	c->vrules_bad = 0;
+	if (n->n == 0) {
+		data_fieldrules_free(n);
+	}
+	*fr = NULL;
+out:
+	lc_free(p.keys);
+	data_sql_fini(&sql);
 	return (rv);
 }

@@ -16,6 +16,16 @@
  * - requests: replies of successful writes keyed by a fingerprint of the
  *   request (rid, op, caller, params, body), kept 10 minutes, so a write
  *   the bus delivers twice answers the same and writes once.
+ * - collections.validation (migration 3): the §3.9 rule set as accepted
+ *   ({"fields":{...}}); compiled once per worker into the catalog entry
+ *   (fieldrules.h) and checked on every write after the hook seam.
+ * - indexes (migration 3): the admin's indexes (§5.1), one per column.
+ *   The SQLite index is "i<coll id>_<column pos>"; a unique validation
+ *   rule keeps its own unlisted index "v<coll id>_<column pos>". Names
+ *   come from integers only. Either kind of UNIQUE index turns a clash
+ *   into 409 unique_violation with the column SQLite names.
+ * - relations (migration 3, relations.c): read here only for the schema,
+ *   dropped with their collection (cascade) or from_field column.
  * - r<N>: a rowid table (query.h needs _rowid_) with the five system
  *   columns (_id TEXT UNIQUE, _created_at, _updated_at, _owner_id,
  *   _deleted_at) and one column per user field, declared TEXT, INTEGER,
@@ -44,14 +54,23 @@
  * hooks will run (issue: hooks); it does nothing today. after* hooks run
  * where the events are published.
  *
+ * Admin changes (collections.c, indexes.c) run like writes: one write
+ * transaction, idempotent by request, DDL inside it (SQLite DDL is
+ * transactional), and a catalog_gen bump for anything a worker caches
+ * (rules, columns, validation), so every worker sees it on its next
+ * transaction.
+ *
  * Files: main.c (op table, worker set-up), schema.c (migrations), db.c
  * (worker state, statement caches, transactions, idempotency, events),
- * catalog.c (collections and columns), sqlgen.c (all SQL text the write
- * path builds, identifiers quoted there only), infer.c (§3.2 input keys
- * and column types; pure), rules.c (§3.3; pure), record.c (row <-> JSON),
- * records.c (single-record endpoints), list.c (list and count), bulk.c
- * (bulk and batch). query.c (read SQL) and fieldrules.c belong to another
- * owner.
+ * catalog.c (collections, columns, validation rules, and the admin's
+ * changes to them), sqlgen.c (all SQL text the write path and the DDL
+ * build, identifiers quoted there only), infer.c (§3.2 input keys and
+ * column types; pure), rules.c (§3.3; pure), record.c (row <-> JSON),
+ * records.c (single-record endpoints, admin hard delete), list.c (list
+ * and count), aggregate.c (aggregate), bulk.c (bulk and batch),
+ * collections.c (admin collections, schema, columns, validation rules),
+ * indexes.c (admin indexes). query.c (read SQL), fieldrules.c (§3.9) and
+ * relations.c (§3.10) belong to other owners.
  */
 #ifndef DATA_H
 #define DATA_H
@@ -61,10 +80,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fieldrules.h"
 #include "lc_bus.h"
-#include "lc_store.h"
 #include "lc_common.h"
 #include "lc_env.h"
+#include "lc_store.h"
 #include "query.h"
 
 #define DATA_MAX_COLS 200 // user columns per collection (§3.2)
@@ -197,8 +217,13 @@ struct data_coll {
 	int64_t            created_at;
 	int64_t            updated_at;
 	struct data_col   *cols; // names owned
+	int64_t           *pos;  // columns.pos of each column
 	size_t             ncols;
 	struct data_schema schema; // view for query.h, into the above
+	// The compiled validation rules (§3.9), NULL when the set is empty.
+	// vrules_bad: the stored set did not compile (writes fail closed).
+	struct data_fieldrules *vrules;
+	int                     vrules_bad;
 };
 
 // A worker's state (w->user): its transactions and statement caches
@@ -270,6 +295,33 @@ LC_NODISCARD int data_catalog_create(struct data_worker *dw, const char *name,
 // place.
 LC_NODISCARD int data_catalog_add_columns(
     struct data_worker *dw, struct data_coll *c, const struct data_plan *p);
+// Inside a write transaction: runs a script of SQL statements (DDL built
+// by sqlgen.c). 0, LC_EUNIQUE_VIOLATION (a UNIQUE index over duplicates)
+// or LC_EINTERNAL.
+LC_NODISCARD int data_catalog_exec(struct data_worker *dw, const char *sql);
+// Inside a write transaction: +1 on catalog_gen (every worker reloads).
+LC_NODISCARD int data_catalog_bump(struct data_worker *dw);
+// The index of column name (exact) in c->cols, or -1.
+int data_coll_col(const struct data_coll *c, const char *name, size_t len);
+// Admin changes (§5.1), inside a write transaction, each bumping the
+// generation. set_rules stores rules and reloads c in place.
+LC_NODISCARD int data_catalog_set_rules(struct data_worker *dw,
+    struct data_coll *c, const struct data_rules *rules);
+// Drops the collection: record and FTS tables, catalog rows (columns,
+// indexes, relations by cascade). c is freed: do not use it afterwards.
+LC_NODISCARD int data_catalog_drop(
+    struct data_worker *dw, struct data_coll *c);
+// Drops user column i of c with its indexes, its validation rule, the
+// relations using it as from_field; the FTS index follows. Reloads c.
+LC_NODISCARD int data_catalog_drop_column(
+    struct data_worker *dw, struct data_coll *c, size_t i);
+// Replaces the validation rules of c with fr (taken on success, else
+// left to the caller): creates missing columns of unique rules, keeps one
+// internal UNIQUE index per unique rule ("v<coll>_<pos>"). Returns 0,
+// LC_EUNIQUE_VIOLATION with the rule's name in *field (borrowed from fr)
+// when existing values clash, or LC_EINTERNAL.
+LC_NODISCARD int data_catalog_set_validation(struct data_worker *dw,
+    struct data_coll *c, struct data_fieldrules **fr, const char **field);
 // Cache upkeep, called by db.c: sync at the start of a transaction,
 // flush after a rollback, forget everything at close.
 LC_NODISCARD int data_catalog_sync(struct data_worker *dw);
@@ -306,6 +358,20 @@ void data_sql_update(
 void data_sql_set_deleted(struct data_sql *b, const struct data_coll *c);
 // SELECT rowid, <all columns> FROM t WHERE "_id" = ?1
 void data_sql_select_id(struct data_sql *b, const struct data_coll *c);
+// DELETE FROM t WHERE rowid = ?1 (hard delete; the FTS trigger follows).
+void data_sql_delete_row(struct data_sql *b, const struct data_coll *c);
+// Drops the FTS triggers and table of c (IF EXISTS).
+void data_sql_fts_drop(struct data_sql *b, const struct data_coll *c);
+// The generated name of an index on the column at pos of collection id:
+// kind 'i' (an admin index, §5.1) or 'v' (a unique validation rule). No
+// user text ever reaches index DDL but the quoted column name.
+void data_sql_index_name(
+    char *buf, size_t size, char kind, int64_t coll_id, int64_t pos);
+// CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON t ("col")
+void data_sql_create_index(struct data_sql *b, const struct data_coll *c,
+    const char *name, const char *col, int unique);
+// DROP INDEX IF EXISTS "name"
+void data_sql_drop_index(struct data_sql *b, const char *name);
 
 /* ---- record.c: rows <-> JSON ---- */
 
@@ -338,6 +404,9 @@ struct data_wctx {
 	int                  admin_ep; // an admin record endpoint
 	int                  require_verified;
 	char                 err_msg[160]; // "Item 3: ..." prefixes
+	// The field of the last write error when it is not a body key
+	// (validation, unique): valid after the transaction ends.
+	char err_field[DATA_NAME_MAX + 1];
 };
 
 enum data_hook_event {
@@ -375,6 +444,11 @@ LC_NODISCARD int data_write_update(struct data_wctx *x, struct data_coll *c,
 LC_NODISCARD int data_write_delete(
     struct data_wctx *x, struct data_coll *c, const char *id, size_t len);
 
+// Hard delete by the admin (§5.1): the row and its FTS entry go; the
+// event carries the last stored state. LC_ERECORD_NOT_FOUND when missing.
+LC_NODISCARD int data_write_purge(
+    struct data_wctx *x, struct data_coll *c, const char *id, size_t len);
+
 // Restore (§3.8): rules of update; a live record is returned unchanged.
 LC_NODISCARD int data_write_restore(struct data_wctx *x, struct data_coll *c,
     const char *id, size_t len, json_t **out);
@@ -390,6 +464,20 @@ LC_NODISCARD int data_query_bool(
     const struct lc_req *rq, const char *key, int def, int *out);
 // Answers an error with a message and field (both may be NULL).
 int data_fail(struct lc_rep *rp, int rv, const char *msg, const char *field);
+// A positive integer query parameter (§1.7, §3.4): absent keeps *out;
+// "0", a sign or anything but digits -> LC_EINVALID_QUERY; above max is
+// clamped.
+LC_NODISCARD int data_posint(const json_t *v, int64_t max, int64_t *out);
+
+// list.c: finds the collection of a read (param "name" on admin_ep, else
+// "collection") and checks the read rule (not on admin_ep). *c stays NULL
+// for an unknown collection that reads as empty (auto_create_collections);
+// *own is 1 when the owner rule limits the rows to the caller's.
+LC_NODISCARD int data_resolve_read(struct data_worker *dw,
+    const struct lc_req *rq, int admin_ep, const struct data_caller *caller,
+    struct data_coll **c, int *own);
+// The schema of an unknown collection: no columns (never queried).
+extern const struct data_schema data_empty_schema;
 
 // The JSON record of the current row of st, whose columns from off on
 // are q's SELECT list (hidden columns left out). New reference.
@@ -421,6 +509,55 @@ int data_h_records_count(
 int data_h_records_bulk(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
 int data_h_records_batch(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_admin_records_delete(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+
+// aggregate.c (§3.8)
+int data_h_records_aggregate(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+
+// collections.c (§5.1): collections, schema, columns, validation rules,
+// and what the admin handlers share. open_read / open_write: the :name
+// path parameter (404 for an invalid name), the transaction and the
+// collection; open_write answers a repeated request itself (*done = 1).
+// On an error no transaction is open. finish: stores the reply (body
+// taken), commits and answers; on failure rolls back and answers that.
+LC_NODISCARD int data_admin_open_read(
+    struct data_worker *dw, const struct lc_req *rq, struct data_coll **c);
+LC_NODISCARD int data_admin_open_write(struct data_worker *dw,
+    const struct lc_req *rq, struct lc_rep *rp, struct data_coll **c,
+    int *done);
+int data_admin_finish(struct data_worker *dw, const struct lc_req *rq,
+    struct lc_rep *rp, int status, json_t *body);
+// 1 if s is one of the five system field names.
+int data_is_system(const char *s, size_t len);
+// [{"column","unique"}] of the admin indexes of c, oldest first.
+LC_NODISCARD int data_index_items(
+    struct data_worker *dw, const struct data_coll *c, json_t **out);
+int data_h_collections_list(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_create(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_get(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_update(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_delete(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_schema(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_drop_column(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_set_rules(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+
+// indexes.c (§5.1)
+int data_h_collections_index_list(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_index_create(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+int data_h_collections_index_delete(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
 
 #endif // DATA_H

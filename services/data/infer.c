@@ -182,6 +182,7 @@ data_plan_build(struct data_plan *p, const struct data_schema *s, json_t *body,
     int allow_owner)
 {
 	const char *key;
+	size_t      len;
 	json_t     *v;
 	int         rv;
 
@@ -190,12 +191,13 @@ data_plan_build(struct data_plan *p, const struct data_schema *s, json_t *body,
 		return (LC_EINVALID_BODY);
 	}
 	p->keys = lc_calloc(json_object_size(body) + 1, sizeof(*p->keys));
-	json_object_foreach(body, key, v)
+	// Keys may hold NUL (jansson 2.14 keeps their length): a key is
+	// checked in full, never cut at a NUL into a valid name.
+	json_object_keylen_foreach(body, key, len, v)
 	{
-		size_t len = strlen(key); // jansson keys hold no NUL
-
-		if (key[0] == '_') {
-			if (!allow_owner || strcmp(key, "_owner_id") != 0) {
+		if (len > 0 && key[0] == '_') {
+			if (!allow_owner || len != 9 ||
+			    memcmp(key, "_owner_id", 9) != 0) {
 				continue; // system and unknown `_` keys:
 				          // dropped
 			}

@@ -264,6 +264,29 @@ test_not_an_object(void **state)
 	data_plan_fini(&p);
 }
 
+// A key holding NUL is checked in full: "a\0b" is not the name "a", and
+// "_owner_id\0x" is not _owner_id.
+static void
+test_nul_in_keys(void **state)
+{
+	struct data_plan p;
+	json_t          *b = json_object();
+
+	(void) state;
+	json_object_setn_new(b, "a\0b", 3, json_integer(1));
+	assert_int_equal(
+	    data_plan_build(&p, &empty, b, 0), LC_EINVALID_FIELD_NAME);
+	data_plan_fini(&p);
+	json_decref(b);
+	b = json_object();
+	json_object_setn_new(b, "_owner_id\0x", 11, json_string("u"));
+	assert_int_equal(data_plan_build(&p, &empty, b, 1), 0);
+	assert_int_equal(p.owner_set, 0);
+	assert_int_equal(p.nkeys, 0);
+	data_plan_fini(&p);
+	json_decref(b);
+}
+
 static void
 test_too_many_fields(void **state)
 {
@@ -347,6 +370,7 @@ main(void)
 		cmocka_unit_test(test_long_and_proto_names),
 		cmocka_unit_test(test_system_and_owner),
 		cmocka_unit_test(test_not_an_object),
+		cmocka_unit_test(test_nul_in_keys),
 		cmocka_unit_test(test_too_many_fields),
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_type_fits),

@@ -17,6 +17,7 @@
 #include "lc_err.h"
 #include "lc_log.h"
 #include "lc_settings.h"
+#include "relations.h"
 
 #define PAGE_MAX 1000000000LL // keeps (page - 1) * limit far from overflow
 
@@ -35,11 +36,8 @@ data_proj_record(const struct data_query *q, sqlite3_stmt *st, int off)
 	return (rec);
 }
 
-// A positive integer query parameter (§3.4, §1.13): absent keeps *out;
-// "0", a sign, or anything but digits -> LC_EINVALID_QUERY; above max is
-// clamped.
-static int
-posint(const json_t *v, int64_t max, int64_t *out)
+int
+data_posint(const json_t *v, int64_t max, int64_t *out)
 {
 	const char *s;
 	size_t      len;
@@ -96,15 +94,15 @@ paging_parse(const struct lc_req *rq, int incl_def, struct paging *pg,
 
 		if (v != NULL) {
 			*field = lim[i];
-			if ((rv = posint(v, DATA_LIMIT_MAX, &pg->limit)) !=
-			    0) {
+			if ((rv = data_posint(
+			         v, DATA_LIMIT_MAX, &pg->limit)) != 0) {
 				return (rv);
 			}
 			break;
 		}
 	}
 	*field = "page";
-	if ((rv = posint(json_object_get(rq->query, "page"), PAGE_MAX,
+	if ((rv = data_posint(json_object_get(rq->query, "page"), PAGE_MAX,
 	         &pg->page)) != 0) {
 		return (rv);
 	}
@@ -149,11 +147,13 @@ count_rows(struct data_worker *dw, struct data_query *q, int64_t *out)
 // The page of items (limit + 1 rows fetched to know whether more follow).
 static int
 list_rows(struct data_worker *dw, struct data_query *q,
-    const struct paging *pg, json_t *items, json_t **next)
+    const struct paging *pg, struct data_rel_expand *e, json_t *items,
+    json_t **next)
 {
 	char   *sql    = NULL;
 	int64_t offset = q->after[0] != '\0' ? 0 : (pg->page - 1) * pg->limit;
 	sqlite3_stmt *st;
+	json_t       *rec;
 	int           sr;
 	int64_t       n = 0;
 
@@ -177,7 +177,9 @@ list_rows(struct data_worker *dw, struct data_query *q,
 			*next = json_incref(json_object_get(last, "_id"));
 			break;
 		}
-		json_array_append_new(items, data_proj_record(q, st, 0));
+		rec = data_proj_record(q, st, 0);
+		data_rel_expand_row(e, q, st, 0, rec);
+		json_array_append_new(items, rec);
 	}
 	lc_db_done(st);
 	if (sr != SQLITE_ROW && sr != SQLITE_DONE) {
@@ -188,13 +190,12 @@ list_rows(struct data_worker *dw, struct data_query *q,
 	return (0);
 }
 
-static const struct data_schema empty_schema = { "", NULL, NULL, 0 };
+const struct data_schema data_empty_schema = { "", NULL, NULL, 0 };
 
-// Finds the collection and checks the read rule. *c stays NULL for an
-// unknown collection that reads as empty (auto_create_collections).
-static int
-resolve(struct data_worker *dw, const struct lc_req *rq, int admin_ep,
-    const struct data_caller *caller, struct data_coll **c, int *own)
+int
+data_resolve_read(struct data_worker *dw, const struct lc_req *rq,
+    int admin_ep, const struct data_caller *caller, struct data_coll **c,
+    int *own)
 {
 	const char *name;
 	size_t      len;
@@ -223,24 +224,26 @@ static int
 list(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
     int admin_ep)
 {
-	struct data_worker *dw = data_worker(w);
-	struct data_caller  caller;
-	struct data_coll   *c;
-	struct data_query   q;
-	struct data_qopts   o     = { 0 };
-	struct paging       pg    = { 0 };
-	const char         *field = NULL;
-	json_t             *items = NULL;
-	json_t             *next  = NULL;
-	int64_t             total = 0;
-	int                 own;
-	int                 rv;
+	struct data_worker    *dw = data_worker(w);
+	struct data_caller     caller;
+	struct data_coll      *c;
+	struct data_query      q;
+	struct data_qopts      o     = { 0 };
+	struct paging          pg    = { 0 };
+	struct data_rel_expand e     = { 0 };
+	const char            *field = NULL;
+	json_t                *items = NULL;
+	json_t                *next  = NULL;
+	int64_t                total = 0;
+	int                    own;
+	int                    rv;
 
 	data_caller_init(&caller, rq);
 	if ((rv = data_begin_read(dw)) != 0) {
 		return (data_fail(rp, rv, NULL, NULL));
 	}
-	if ((rv = resolve(dw, rq, admin_ep, &caller, &c, &own)) != 0) {
+	if ((rv = data_resolve_read(dw, rq, admin_ep, &caller, &c, &own)) !=
+	    0) {
 		data_end(dw);
 		return (data_fail(rp, rv, NULL, NULL));
 	}
@@ -255,18 +258,28 @@ list(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 	}
 	o.owner           = own ? caller.uid : NULL;
 	o.include_deleted = pg.incl;
-	data_query_init(&q, c != NULL ? &c->schema : &empty_schema, &o);
+	data_query_init(&q, c != NULL ? &c->schema : &data_empty_schema, &o);
 	items = json_array();
+	// expand's invalid_query comes before the filter's errors.
+	if ((rv = data_rel_expand_parse(dw, c != NULL ? c->id : 0,
+	         json_object_get(rq->query, "expand"), &e)) != 0) {
+		lc_rep_error(rp, rv, NULL, "expand");
+		goto out;
+	}
 	if ((rv = data_query_parse(&q, rq->query)) != 0) {
 		lc_rep_error(rp, rv, NULL, q.err_field);
 		goto out;
 	}
+	data_rel_expand_select(&e, &q);
 	if (c == NULL) {
 		// An unknown collection: empty, but a cursor names no record.
 		rv   = q.after[0] != '\0' ? LC_EINVALID_CURSOR : 0;
 		next = json_null();
 	} else if ((rv = data_query_cursor_load(&q, data_conn(dw))) == 0 &&
-	    (rv = list_rows(dw, &q, &pg, items, &next)) == 0 && pg.total) {
+	    (rv = list_rows(dw, &q, &pg, &e, items, &next)) == 0 &&
+	    (rv = data_rel_expand_apply(dw, &e, &caller,
+	         lc_settings_bool("require_email_verification"))) == 0 &&
+	    pg.total) {
 		rv = count_rows(dw, &q, &total);
 	}
 	if (rv != 0) {
@@ -282,6 +295,7 @@ list(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 out:
 	json_decref(items);
 	json_decref(next);
+	data_rel_expand_fini(&e);
 	data_query_fini(&q);
 	data_end(dw);
 	return (rv);
@@ -319,7 +333,7 @@ data_h_records_count(
 	if ((rv = data_begin_read(dw)) != 0) {
 		return (data_fail(rp, rv, NULL, NULL));
 	}
-	if ((rv = resolve(dw, rq, 0, &caller, &c, &own)) != 0) {
+	if ((rv = data_resolve_read(dw, rq, 0, &caller, &c, &own)) != 0) {
 		data_end(dw);
 		return (data_fail(rp, rv, NULL, NULL));
 	}
@@ -334,7 +348,7 @@ data_h_records_count(
 	}
 	o.owner           = own ? caller.uid : NULL;
 	o.include_deleted = incl;
-	data_query_init(&q, c != NULL ? &c->schema : &empty_schema, &o);
+	data_query_init(&q, c != NULL ? &c->schema : &data_empty_schema, &o);
 	if ((rv = data_query_filter(
 	         &q, json_object_get(rq->query, "filter"))) != 0 ||
 	    (rv = data_query_search(

@@ -16,6 +16,7 @@
 #include "lc_log.h"
 #include "lc_msg.h"
 #include "lc_service.h"
+#include "relations.h"
 
 #define DATA_WORKERS 16
 
@@ -33,6 +34,22 @@ static const struct lc_op data_ops[] = {
 	{ LC_MSG_COLLECTIONS_RECORDS_CREATE, data_h_admin_records_create },
 	{ LC_MSG_COLLECTIONS_RECORDS_GET, data_h_admin_records_get },
 	{ LC_MSG_COLLECTIONS_RECORDS_UPDATE, data_h_admin_records_update },
+	{ LC_MSG_COLLECTIONS_RECORDS_DELETE, data_h_admin_records_delete },
+	{ LC_MSG_RECORDS_AGGREGATE, data_h_records_aggregate },
+	{ LC_MSG_COLLECTIONS_LIST, data_h_collections_list },
+	{ LC_MSG_COLLECTIONS_CREATE, data_h_collections_create },
+	{ LC_MSG_COLLECTIONS_GET, data_h_collections_get },
+	{ LC_MSG_COLLECTIONS_UPDATE, data_h_collections_update },
+	{ LC_MSG_COLLECTIONS_DELETE, data_h_collections_delete },
+	{ LC_MSG_COLLECTIONS_SCHEMA, data_h_collections_schema },
+	{ LC_MSG_COLLECTIONS_DROP_COLUMN, data_h_collections_drop_column },
+	{ LC_MSG_COLLECTIONS_SET_RULES, data_h_collections_set_rules },
+	{ LC_MSG_COLLECTIONS_INDEX_LIST, data_h_collections_index_list },
+	{ LC_MSG_COLLECTIONS_INDEX_CREATE, data_h_collections_index_create },
+	{ LC_MSG_COLLECTIONS_INDEX_DELETE, data_h_collections_index_delete },
+	{ LC_MSG_RELATIONS_LIST, data_h_relations_list },
+	{ LC_MSG_RELATIONS_CREATE, data_h_relations_create },
+	{ LC_MSG_RELATIONS_DELETE, data_h_relations_delete },
 };
 
 static int

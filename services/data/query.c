@@ -1653,6 +1653,241 @@ data_query_parse(struct data_query *q, json_t *query)
 	return (0);
 }
 
+/* ---- aggregate --------------------------------------------------------- */
+
+static const struct {
+	const char      *name;
+	enum data_agg_fn fn;
+} agg_fns[] = {
+	{ "sum", DATA_AGG_SUM },
+	{ "avg", DATA_AGG_AVG },
+	{ "min", DATA_AGG_MIN },
+	{ "max", DATA_AGG_MAX },
+	{ "count", DATA_AGG_COUNT },
+};
+
+// A string parameter, or NULL when absent or empty; *bad when present but
+// not a string (a bus caller can send any JSON value).
+static const char *
+agg_param(json_t *query, const char *key, size_t *len, int *bad)
+{
+	json_t *v = json_object_get(query, key);
+
+	*bad = 0;
+	*len = 0;
+	if (v == NULL) {
+		return (NULL);
+	}
+	if (!json_is_string(v)) {
+		*bad = 1;
+		return (NULL);
+	}
+	*len = json_string_length(v);
+	return (*len > 0 ? json_string_value(v) : NULL);
+}
+
+// A field parameter (field, group_by): a name a query may use (so at most
+// DATA_NAME_MAX bytes, no NUL). name "" when absent or empty.
+static int
+agg_name(struct data_query *q, json_t *query, const char *key, char *name,
+    enum data_type *type, const char **col)
+{
+	const char *s;
+	size_t      len;
+	int         bad;
+
+	s       = agg_param(query, key, &len, &bad);
+	name[0] = '\0';
+	*type   = DATA_T_NONE;
+	*col    = NULL;
+	if (bad || (s != NULL && !field_ok(s, len))) {
+		return (fail(q, LC_EINVALID_QUERY, key, strlen(key)));
+	}
+	if (s != NULL) {
+		memcpy(name, s, len);
+		name[len] = '\0';
+		*type     = data_schema_find(q->schema, s, len, col);
+	}
+	return (0);
+}
+
+int
+data_query_aggregate(struct data_query *q, json_t *query)
+{
+	struct data_agg *a = &q->agg;
+	const char      *fn;
+	size_t           len;
+	size_t           i;
+	int              bad;
+	int              rv;
+
+	memset(a, 0, sizeof(*a));
+	if (query != NULL && !json_is_object(query)) {
+		return (fail(q, LC_EINVALID_QUERY, NULL, 0));
+	}
+	// fn, with op as its alias when fn is absent or empty.
+	fn = agg_param(query, "fn", &len, &bad);
+	if (fn == NULL && !bad) {
+		fn = agg_param(query, "op", &len, &bad);
+	}
+	for (i = 0; fn != NULL && i < LC_NELEM(agg_fns); i++) {
+		if (name_eq(agg_fns[i].name, fn, len)) {
+			a->fn      = agg_fns[i].fn;
+			a->fn_name = agg_fns[i].name;
+			break;
+		}
+	}
+	if (a->fn == DATA_AGG_NONE) {
+		return (fail(q, LC_EINVALID_QUERY, "fn", 2));
+	}
+	if ((rv = agg_name(q, query, "field", a->field, &a->field_type,
+	         &a->field_col)) != 0) {
+		return (rv);
+	}
+	if ((a->field[0] == '\0' && a->fn != DATA_AGG_COUNT) ||
+	    a->field_type == DATA_T_JSON) {
+		return (fail(q, LC_EINVALID_QUERY, "field", 5));
+	}
+	if ((rv = agg_name(q, query, "group_by", a->group_by, &a->group_type,
+	         &a->group_col)) != 0) {
+		return (rv);
+	}
+	if (query == NULL) {
+		return (0);
+	}
+	if ((rv = data_query_filter(q, json_object_get(query, "filter"))) !=
+	        0 ||
+	    (rv = data_query_search(q, json_object_get(query, "search"))) !=
+	        0) {
+		return (rv);
+	}
+	return (0);
+}
+
+// `CASE WHEN typeof(<col>) IN (<types>) THEN <expr> END`: the values of
+// the given storage classes only.
+static void
+agg_typed(struct data_buf *b, const char *col, const char *types,
+    const char *pre, const char *post)
+{
+	buf_add(b, "CASE WHEN typeof(");
+	buf_identz(b, col);
+	buf_add(b, ") IN (");
+	buf_add(b, types);
+	buf_add(b, ") THEN ");
+	buf_add(b, pre);
+	buf_identz(b, col);
+	buf_add(b, post);
+	buf_add(b, " END");
+}
+
+// The value expression of q->agg. A column that is not numeric (for
+// sum/avg) or not a column at all aggregates NULL: count 0, sum 0, the
+// others null.
+static void
+agg_expr(struct data_buf *b, const struct data_agg *a)
+{
+	const char *col = a->field_col;
+
+	if ((a->fn == DATA_AGG_SUM || a->fn == DATA_AGG_AVG) &&
+	    a->field_type != DATA_T_INTEGER && a->field_type != DATA_T_REAL) {
+		col = NULL;
+	}
+	switch (a->fn) {
+	case DATA_AGG_COUNT:
+		if (a->field[0] == '\0') {
+			buf_add(b, "count(*)");
+			return;
+		}
+		buf_add(b, "count(");
+		break;
+	case DATA_AGG_MIN:
+		buf_add(b, "min(");
+		break;
+	case DATA_AGG_MAX:
+		buf_add(b, "max(");
+		break;
+	case DATA_AGG_AVG:
+		if (col == NULL) {
+			buf_add(b, "avg(NULL)");
+			return;
+		}
+		buf_add(b, "avg(");
+		agg_typed(b, col, "'integer', 'real'", "", "");
+		buf_add(b, ")");
+		return;
+	default: // sum
+		if (col == NULL) {
+			buf_add(
+			    b, "coalesce(sum(NULL), 0)"); // aggregate: 1 row
+			return;
+		}
+		// Exact for integers and never an "integer overflow" error
+		// (SQLite's sum() raises one): the high and low 32-bit halves
+		// are summed apart (neither sum can overflow below 2^31
+		// rows), the low sum's carry moves to the high sum, and
+		// (hi + carry) * 2^32 + (lo mod 2^32) overflows only when the
+		// result leaves int64; SQLite then turns + or * into a real.
+		// Any real value makes it total(), a real.
+		buf_add(b, "CASE WHEN count(");
+		agg_typed(b, col, "'real'", "", "");
+		buf_add(b, ") > 0 THEN total(");
+		agg_typed(b, col, "'integer', 'real'", "", "");
+		buf_add(b, ") ELSE coalesce((sum(");
+		agg_typed(b, col, "'integer'", "", " >> 32");
+		buf_add(b, ") + (sum(");
+		agg_typed(b, col, "'integer'", "", " & 4294967295");
+		buf_add(b, ") >> 32)) * 4294967296 + (sum(");
+		agg_typed(b, col, "'integer'", "", " & 4294967295");
+		buf_add(b, ") & 4294967295), 0) END");
+		return;
+	}
+	if (col == NULL) {
+		buf_add(b, "NULL");
+	} else {
+		buf_identz(b, col);
+	}
+	buf_add(b, ")");
+}
+
+void
+data_query_sql_aggregate(struct data_query *q, char **out)
+{
+	struct data_buf b = { 0 };
+	const char     *g = q->agg.group_col;
+
+	assert(q->agg.fn != DATA_AGG_NONE);
+	buf_add(&b, "SELECT ");
+	if (q->agg.group_by[0] != '\0') {
+		if (g != NULL) {
+			buf_identz(&b, g);
+		} else {
+			buf_add(&b, "NULL");
+		}
+		buf_add(&b, ", ");
+	}
+	agg_expr(&b, &q->agg);
+	buf_add(&b, " FROM ");
+	buf_identz(&b, q->schema->table);
+	buf_add(&b, " WHERE ");
+	buf_add(&b, data_query_where(q));
+	if (q->agg.group_by[0] != '\0') {
+		// GROUP BY NULL: one group of everything, none when empty.
+		buf_add(&b, " GROUP BY ");
+		if (g != NULL) {
+			buf_identz(&b, g);
+			buf_add(&b, " ORDER BY ");
+			buf_identz(&b, g);
+			buf_add(&b, " ASC");
+		} else {
+			buf_add(&b, "NULL");
+		}
+		buf_add(&b, " LIMIT ");
+		buf_param(&b, push_int(q, DATA_AGG_GROUPS));
+	}
+	*out = b.p;
+}
+
 /* ---- cursor ------------------------------------------------------------ */
 
 // Copies column i of the cursor row into a new value; 0 when it is null.

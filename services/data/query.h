@@ -69,10 +69,45 @@
  *   table share rowids; with no FTS table (no text column) search matches
  *   nothing.
  * - Errors carry a field only where the contract names one: invalid_filter
- *   (the filter's field, when known), invalid_query ("sort").
+ *   (the filter's field, when known), invalid_query ("sort"; for
+ *   aggregates "fn", "field" or "group_by").
  * - Requirements on the store: record tables are rowid tables (the search
  *   condition uses _rowid_), and PRAGMA case_sensitive_like stays off (like,
  *   contains and startsWith are ASCII case-insensitive through LIKE).
+ *
+ * Aggregates (GET /:c/aggregate, §3.8), in the order checked:
+ *	data_query_init(&q, &schema, &opts);
+ *	if ((rv = data_query_aggregate(&q, rq->query)) != 0)    // 400s
+ *		reply rv with field q.err_field;
+ *	data_query_sql_aggregate(&q, &sql);  data_query_bind(&q, st);
+ *	rows: ungrouped one row (value); grouped (key, value) per group.
+ * - fn (alias op, used only when fn is absent or empty) is one of sum,
+ *   avg, min, max, count, case-sensitive. Missing, empty, unknown or not a
+ *   string -> invalid_query with field "fn" (also when the bad value came
+ *   through the alias: the contract names the parameter `fn`).
+ * - field: required except for count (missing or empty -> invalid_query
+ *   "field"); a name that is neither a system field nor a valid field name,
+ *   or a json column -> invalid_query "field" (json for every fn, count
+ *   included, as §3.8 lists it without exception). With count, a field
+ *   counts its non-null values.
+ * - group_by: optional, one field; empty means absent. An invalid name or a
+ *   non-string -> invalid_query "group_by". Any column type may group, json
+ *   included (grouped by the stored JSON text). Then filter
+ *   (invalid_filter) and search (invalid_search), as for lists.
+ * - A field or group_by that is not a column is all-null (§3.8): count 0,
+ *   sum 0, avg/min/max null; grouping on it gives one group with key null
+ *   (no group on an empty set: grouped results never hold empty groups).
+ * - sum and avg use numeric values only: the values of integer and real
+ *   columns (and the integer system fields). Booleans are JSON booleans,
+ *   not numbers: over a boolean or text column sum is 0 and avg null. sum
+ *   never fails: integers are summed exactly in two 32-bit halves, and a
+ *   result beyond int64 (or any real value in the set) gives a real.
+ * - min and max use SQLite's min()/max(), whose order is §3.6's: nulls
+ *   skipped, numbers < text, text bytewise. Over a boolean column they give
+ *   1/0, to be rendered as true/false by agg.field_type.
+ * - Groups: ORDER BY key ASC (nulls first, numbers < text, bytewise),
+ *   LIMIT DATA_AGG_GROUPS (bound). Keys come back as stored; render them by
+ *   agg.group_type like record values (boolean 1/0, json text).
  *
  * Threading: no shared state; a struct data_query belongs to one thread.
  */
@@ -93,6 +128,7 @@
 // Parenthesis nesting in search: FTS5's parser stack overflows at about
 // 13 levels of mixed operators.
 #define DATA_SEARCH_DEPTH 8
+#define DATA_AGG_GROUPS 1000 // groups returned by aggregate (§3.8)
 // System fields: _id _created_at _updated_at _owner_id _deleted_at.
 #define DATA_NSYS 5
 
@@ -173,6 +209,31 @@ struct data_proj {
 	int            hidden;
 };
 
+// Aggregate functions of §3.8.
+enum data_agg_fn {
+	DATA_AGG_NONE = 0, // not an aggregate query
+	DATA_AGG_SUM,
+	DATA_AGG_AVG,
+	DATA_AGG_MIN,
+	DATA_AGG_MAX,
+	DATA_AGG_COUNT,
+};
+
+// The parsed aggregate parameters (data_query_aggregate), owned by the
+// query. field "" : count without a field; group_by "": no grouping.
+// *_type DATA_T_NONE: not a column (all-null); *_col is then NULL, else
+// the stored name (schema or static storage).
+struct data_agg {
+	enum data_agg_fn fn;
+	const char      *fn_name; // "sum", ... (static)
+	char             field[DATA_NAME_MAX + 1];
+	enum data_type   field_type;
+	const char      *field_col;
+	char             group_by[DATA_NAME_MAX + 1];
+	enum data_type   group_type;
+	const char      *group_col;
+};
+
 // A query being built. Everything is owned; release with data_query_fini.
 // The fields are read-only for callers; the results are below.
 struct data_query {
@@ -201,6 +262,8 @@ struct data_query {
 	char *match;         // canonical FTS5 expression, NULL when none
 
 	char *err_field; // field of the last error, or NULL (owned)
+
+	struct data_agg agg; // set by data_query_aggregate
 };
 
 // Prepares q for one request (no allocation that can fail). s and o are
@@ -270,6 +333,21 @@ const char *data_query_columns(const struct data_query *q);
 // beyond the statement's parameter count (a count statement has no
 // LIMIT/OFFSET). Returns 0 or LC_EINTERNAL (logged).
 LC_NODISCARD int data_query_bind(const struct data_query *q, sqlite3_stmt *st);
+
+// Parses the aggregate parameters of the envelope's query object (NULL:
+// none): fn (alias op), field, group_by, then filter and search, in that
+// order (§3.8; see the decisions above). Fills q->agg. Returns 0,
+// LC_EINVALID_QUERY (err_field "fn", "field" or "group_by"),
+// LC_EINVALID_FILTER or LC_EINVALID_SEARCH. Call at most once per q.
+LC_NODISCARD int data_query_aggregate(struct data_query *q, json_t *query);
+
+// The aggregate statement of a parsed aggregate query, lc_alloc'd into
+// *out (caller lc_frees). Without group_by it returns one row with one
+// column (the value); with group_by, up to DATA_AGG_GROUPS rows of (key,
+// value) in key order (the limit is appended to the values). Value types:
+// count integer; sum integer, or real when a real took part or the sum
+// leaves int64; avg real or null; min/max as stored or null. Never fails.
+void data_query_sql_aggregate(struct data_query *q, char **out);
 
 // Compiles a search expression (§3.7) into a safe FTS5 MATCH string,
 // lc_alloc'd into *out; an empty or blank expression gives *out = NULL.

@@ -1499,6 +1499,451 @@ test_sort_exec(void **state)
 	    "08 01 03 07 02 05");
 }
 
+/* ---- aggregate --------------------------------------------------------- */
+
+static int
+agg_parse(struct data_query *q, const struct data_schema *s,
+    const struct data_qopts *o, const char *query)
+{
+	json_t *j = json_loads(query, JSON_ALLOW_NUL, NULL);
+	int     rv;
+
+	if (j == NULL) {
+		fail_msg("bad test JSON: %s", query);
+	}
+	data_query_init(q, s, o);
+	rv = data_query_aggregate(q, j);
+	json_decref(j);
+	return (rv);
+}
+
+static void
+expect_agg_err(const char *query, int code, const char *field)
+{
+	struct data_query q;
+	int               rv = agg_parse(&q, &posts, &live, query);
+
+	if (rv != code) {
+		fail_msg("%s: rv %d (%s), want %s", query, rv,
+		    rv ? lc_err_code(rv) : "ok", lc_err_code(code));
+	}
+	if ((field == NULL) != (q.err_field == NULL) ||
+	    (field != NULL && strcmp(field, q.err_field) != 0)) {
+		fail_msg("%s: field %s, want %s", query,
+		    q.err_field ? q.err_field : "(none)",
+		    field ? field : "(none)");
+	}
+	data_query_fini(&q);
+}
+
+// A column of a result row as text: n (null), i:3, r:2.5, t:abc.
+static size_t
+cell_text(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		return ((size_t) snprintf(out, cap, "i:%lld",
+		    (long long) sqlite3_column_int64(st, i)));
+	case SQLITE_FLOAT:
+		return ((size_t) snprintf(
+		    out, cap, "r:%.17g", sqlite3_column_double(st, i)));
+	case SQLITE_TEXT:
+		return ((size_t) snprintf(
+		    out, cap, "t:%s", sqlite3_column_text(st, i)));
+	default:
+		return ((size_t) snprintf(out, cap, "n"));
+	}
+}
+
+// Runs an aggregate on both tables; the rows must read `want`: "i:43"
+// ungrouped, "n=i:2 i:1=i:3" grouped (key=value, space-separated).
+static void
+expect_agg_o(sqlite3 *db, const struct data_schema *const *ss, size_t nss,
+    const struct data_qopts *o, const char *query, const char *want)
+{
+	size_t i;
+
+	for (i = 0; i < nss; i++) {
+		struct data_query q;
+		sqlite3_stmt     *st  = NULL;
+		char             *sql = NULL;
+		char              got[1024];
+		size_t            n = 0;
+		int               rv;
+		int               sr;
+
+		if ((rv = agg_parse(&q, ss[i], o, query)) != 0) {
+			fail_msg("%s: rv %s field %s", query, lc_err_code(rv),
+			    q.err_field ? q.err_field : "-");
+		}
+		data_query_sql_aggregate(&q, &sql);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+			fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+		}
+		assert_int_equal(data_query_bind(&q, st), 0);
+		got[0] = '\0';
+		while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+			if (n > 0) {
+				got[n++] = ' ';
+			}
+			if (q.agg.group_by[0] != '\0') {
+				n +=
+				    cell_text(st, 0, got + n, sizeof(got) - n);
+				got[n++] = '=';
+			}
+			n += cell_text(st, q.agg.group_by[0] != '\0', got + n,
+			    sizeof(got) - n);
+		}
+		if (sr != SQLITE_DONE) {
+			fail_msg("step %s: %s", sql, sqlite3_errmsg(db));
+		}
+		if (strcmp(got, want) != 0) {
+			fail_msg("%s on %s: got [%s], want [%s]\n sql %s",
+			    query, ss[i]->table, got, want, sql);
+		}
+		sqlite3_finalize(st);
+		lc_free(sql);
+		data_query_fini(&q);
+	}
+}
+
+static void
+expect_agg(sqlite3 *db, const char *query, const char *want)
+{
+	const struct data_schema *ss[] = { &posts, &loose };
+
+	expect_agg_o(db, ss, LC_NELEM(ss), &live, query, want);
+}
+
+static void
+test_agg_errors(void **state)
+{
+	struct data_query q;
+	json_t           *j;
+
+	(void) state;
+	// fn (alias op): missing, empty, unknown, wrong case, not a string.
+	expect_agg_err("{}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"field\":\"views\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":\"\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":\"median\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":\"SUM\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":\"sum \"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":\"sum\\u0000\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":1}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":[\"sum\"]}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"op\":\"bogus\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err(
+	    "{\"fn\":\"bogus\",\"op\":\"count\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"fn\":2,\"op\":\"count\"}", LC_EINVALID_QUERY, "fn");
+	expect_agg_err("{\"op\":\"count\"}", 0, NULL);
+	expect_agg_err("{\"fn\":\"\",\"op\":\"count\"}", 0, NULL);
+	expect_agg_err("{\"fn\":\"count\",\"op\":\"bogus\"}", 0, NULL);
+	// field: required except for count; names; json columns.
+	expect_agg_err("{\"fn\":\"sum\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"avg\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"min\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"op\":\"max\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"sum\",\"field\":\"\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"sum\",\"field\":\"tags\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"count\",\"field\":\"tags\"}",
+	    LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"min\",\"field\":\"tags\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"sum\",\"field\":\"a-b\"}", LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"sum\",\"field\":\"__proto__\"}",
+	    LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"sum\",\"field\":\"views\\u0000x\"}",
+	    LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"sum\",\"field\":\"v\\\"; DROP TABLE x\"}",
+	    LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"count\",\"field\":5}", LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"sum\",\"field\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+	    LC_EINVALID_QUERY, "field");
+	expect_agg_err("{\"fn\":\"count\",\"field\":\"\"}", 0, NULL);
+	expect_agg_err("{\"fn\":\"sum\",\"field\":\"_created_at\"}", 0, NULL);
+	expect_agg_err("{\"fn\":\"sum\",\"field\":\"nope\"}", 0, NULL);
+	// group_by.
+	expect_agg_err("{\"fn\":\"count\",\"group_by\":\"1x\"}",
+	    LC_EINVALID_QUERY, "group_by");
+	expect_agg_err("{\"fn\":\"count\",\"group_by\":[\"rank\"]}",
+	    LC_EINVALID_QUERY, "group_by");
+	expect_agg_err("{\"fn\":\"count\",\"group_by\":\"rank,zip\"}",
+	    LC_EINVALID_QUERY, "group_by");
+	expect_agg_err("{\"fn\":\"count\",\"group_by\":\"tags\"}", 0, NULL);
+	expect_agg_err("{\"fn\":\"count\",\"group_by\":\"\"}", 0, NULL);
+	// Then filter and search, as for lists.
+	expect_agg_err("{\"fn\":\"count\",\"filter\":\"views:zz:1\"}",
+	    LC_EINVALID_FILTER, "views");
+	expect_agg_err("{\"fn\":\"count\",\"filter\":\"tags:gt:1\"}",
+	    LC_EINVALID_FILTER, "tags");
+	expect_agg_err("{\"fn\":\"count\",\"search\":\"(bun\"}",
+	    LC_EINVALID_SEARCH, NULL);
+	expect_agg_err("{\"fn\":\"count\",\"filter\":\"views:zz:1\","
+	               "\"search\":\"(bun\"}",
+	    LC_EINVALID_FILTER, "views");
+	// Error order: fn, field, group_by, filter (§3.8).
+	expect_agg_err("{\"fn\":\"x\",\"field\":\"tags\",\"filter\":\"a:zz\"}",
+	    LC_EINVALID_QUERY, "fn");
+	expect_agg_err(
+	    "{\"fn\":\"sum\",\"group_by\":\"1\",\"filter\":\"a:z\"}",
+	    LC_EINVALID_QUERY, "field");
+	expect_agg_err(
+	    "{\"fn\":\"sum\",\"field\":\"views\",\"group_by\":\"1\","
+	    "\"filter\":\"a:z\"}",
+	    LC_EINVALID_QUERY, "group_by");
+	// Not an object; no parameters at all.
+	j = json_array();
+	data_query_init(&q, &posts, &live);
+	assert_int_equal(data_query_aggregate(&q, j), LC_EINVALID_QUERY);
+	data_query_fini(&q);
+	json_decref(j);
+	data_query_init(&q, &posts, &live);
+	assert_int_equal(data_query_aggregate(&q, NULL), LC_EINVALID_QUERY);
+	assert_string_equal(q.err_field, "fn");
+	data_query_fini(&q);
+}
+
+// The parsed parameters and the exact statements.
+static void
+test_agg_sql(void **state)
+{
+	const struct data_qopts owner = { "u1", 0 };
+	struct data_query       q;
+	char                   *sql;
+	char                    vals[256];
+
+	(void) state;
+	assert_int_equal(agg_parse(&q, &posts, &live,
+	                     "{\"op\":\"max\",\"field\":\"published\","
+	                     "\"group_by\":\"nope\"}"),
+	    0);
+	assert_int_equal(q.agg.fn, DATA_AGG_MAX);
+	assert_string_equal(q.agg.fn_name, "max");
+	assert_string_equal(q.agg.field, "published");
+	assert_int_equal(q.agg.field_type, DATA_T_BOOLEAN);
+	assert_string_equal(q.agg.group_by, "nope");
+	assert_int_equal(q.agg.group_type, DATA_T_NONE);
+	assert_null(q.agg.group_col);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(sql,
+	    "SELECT NULL, max(\"published\") FROM \"posts\" WHERE "
+	    "\"_deleted_at\" IS NULL GROUP BY NULL LIMIT ?1");
+	vals_text(&q, vals, sizeof(vals));
+	assert_string_equal(vals, "i:1000");
+	lc_free(sql);
+	data_query_fini(&q);
+
+	assert_int_equal(agg_parse(&q, &posts, &owner,
+	                     "{\"fn\":\"count\",\"group_by\":\"rank\","
+	                     "\"filter\":\"views:gte:3\"}"),
+	    0);
+	assert_string_equal(q.agg.field, "");
+	assert_int_equal(q.agg.field_type, DATA_T_NONE);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(sql,
+	    "SELECT \"rank\", count(*) FROM \"posts\" WHERE \"_deleted_at\" "
+	    "IS NULL AND \"_owner_id\" = ?1 AND \"views\" >= ?2 GROUP BY "
+	    "\"rank\" ORDER BY \"rank\" ASC LIMIT ?3");
+	vals_text(&q, vals, sizeof(vals));
+	assert_string_equal(vals, "t:u1 i:3 i:1000");
+	lc_free(sql);
+	data_query_fini(&q);
+
+	assert_int_equal(agg_parse(&q, &posts, &all_rows,
+	                     "{\"fn\":\"sum\",\"field\":\"views\"}"),
+	    0);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(sql,
+	    "SELECT CASE WHEN count(CASE WHEN typeof(\"views\") IN ('real') "
+	    "THEN \"views\" END) > 0 THEN total(CASE WHEN typeof(\"views\") "
+	    "IN ('integer', 'real') THEN \"views\" END) ELSE "
+	    "coalesce((sum(CASE WHEN typeof(\"views\") IN ('integer') THEN "
+	    "\"views\" >> 32 END) + (sum(CASE WHEN typeof(\"views\") IN "
+	    "('integer') THEN \"views\" & 4294967295 END) >> 32)) * "
+	    "4294967296 + (sum(CASE WHEN typeof(\"views\") IN ('integer') "
+	    "THEN \"views\" & 4294967295 END) & 4294967295), 0) END FROM "
+	    "\"posts\" WHERE 1");
+	assert_int_equal(q.nvals, 0);
+	lc_free(sql);
+	data_query_fini(&q);
+
+	// Not numeric, or not a column: constants shaped as aggregates.
+	assert_int_equal(agg_parse(&q, &posts, &all_rows,
+	                     "{\"fn\":\"sum\",\"field\":\"title\"}"),
+	    0);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(
+	    sql, "SELECT coalesce(sum(NULL), 0) FROM \"posts\" WHERE 1");
+	lc_free(sql);
+	data_query_fini(&q);
+	assert_int_equal(agg_parse(&q, &posts, &all_rows,
+	                     "{\"fn\":\"avg\",\"field\":\"published\"}"),
+	    0);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(sql, "SELECT avg(NULL) FROM \"posts\" WHERE 1");
+	lc_free(sql);
+	data_query_fini(&q);
+	assert_int_equal(agg_parse(&q, &posts, &all_rows,
+	                     "{\"fn\":\"min\",\"field\":\"nope\"}"),
+	    0);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(sql, "SELECT min(NULL) FROM \"posts\" WHERE 1");
+	lc_free(sql);
+	data_query_fini(&q);
+	assert_int_equal(agg_parse(&q, &nofts, &all_rows,
+	                     "{\"fn\":\"count\",\"field\":\"_owner_id\","
+	                     "\"search\":\"bun\"}"),
+	    0);
+	data_query_sql_aggregate(&q, &sql);
+	assert_string_equal(
+	    sql, "SELECT count(\"_owner_id\") FROM \"posts\" WHERE 0");
+	lc_free(sql);
+	data_query_fini(&q);
+}
+
+// Results against the fixture (live rows: 1 2 3 4 5 7 8).
+static void
+test_agg_exec(void **state)
+{
+	sqlite3                  *db    = *state;
+	const struct data_qopts   owner = { "u1", 0 };
+	const struct data_schema *ss[]  = { &posts, &loose };
+	const struct data_schema *nf[]  = { &nofts };
+
+	expect_agg(db, "{\"fn\":\"count\"}", "i:7");
+	expect_agg(db, "{\"fn\":\"count\",\"field\":\"views\"}", "i:6");
+	expect_agg(db, "{\"fn\":\"count\",\"field\":\"nope\"}", "i:0");
+	expect_agg(db, "{\"fn\":\"sum\",\"field\":\"views\"}", "i:43");
+	expect_agg(
+	    db, "{\"fn\":\"avg\",\"field\":\"views\"}", "r:7.166666666666667");
+	expect_agg(db, "{\"fn\":\"min\",\"field\":\"views\"}", "i:3");
+	expect_agg(db, "{\"fn\":\"max\",\"field\":\"views\"}", "i:10");
+	expect_agg(db, "{\"fn\":\"sum\",\"field\":\"price\"}", "r:32.25");
+	expect_agg(db, "{\"fn\":\"min\",\"field\":\"price\"}", "r:1");
+	// Text: no numeric values; min/max bytewise.
+	expect_agg(db, "{\"fn\":\"sum\",\"field\":\"title\"}", "i:0");
+	expect_agg(db, "{\"fn\":\"avg\",\"field\":\"title\"}", "n");
+	expect_agg(
+	    db, "{\"fn\":\"min\",\"field\":\"title\"}", "t:100% pure_fun");
+	expect_agg(db, "{\"fn\":\"max\",\"field\":\"title\"}", "t:zeta");
+	// Booleans are not numbers; min/max give 0/1.
+	expect_agg(db, "{\"fn\":\"sum\",\"field\":\"published\"}", "i:0");
+	expect_agg(db, "{\"fn\":\"max\",\"field\":\"published\"}", "i:1");
+	// Unknown fields are all-null.
+	expect_agg(db, "{\"fn\":\"sum\",\"field\":\"nope\"}", "i:0");
+	expect_agg(db, "{\"fn\":\"avg\",\"field\":\"nope\"}", "n");
+	expect_agg(db, "{\"fn\":\"max\",\"field\":\"nope\"}", "n");
+	// System fields.
+	expect_agg(db, "{\"fn\":\"max\",\"field\":\"_created_at\"}", "i:8000");
+	expect_agg(db, "{\"fn\":\"min\",\"field\":\"_id\"}", "t:" ID(1));
+	// Empty set: sum and count 0, the others null (§3.8).
+	expect_agg(db,
+	    "{\"fn\":\"sum\",\"field\":\"views\","
+	    "\"filter\":\"views:gt:100\"}",
+	    "i:0");
+	expect_agg(
+	    db, "{\"fn\":\"count\",\"filter\":\"views:gt:100\"}", "i:0");
+	expect_agg(db,
+	    "{\"fn\":\"avg\",\"field\":\"views\","
+	    "\"filter\":\"views:gt:100\"}",
+	    "n");
+	expect_agg(db,
+	    "{\"fn\":\"min\",\"field\":\"title\","
+	    "\"filter\":\"views:gt:100\"}",
+	    "n");
+	// Groups: key ascending, nulls first.
+	expect_agg(db, "{\"fn\":\"count\",\"group_by\":\"rank\"}",
+	    "n=i:2 i:1=i:3 i:2=i:1 i:3=i:1");
+	expect_agg(db,
+	    "{\"fn\":\"sum\",\"field\":\"views\",\"group_by\":\"published\"}",
+	    "n=i:10 i:0=i:13 i:1=i:20");
+	expect_agg(db,
+	    "{\"fn\":\"max\",\"field\":\"title\",\"group_by\":\"zip\"}",
+	    "n=t:zeta t:12345=t:Hello World t:1e3=n t:54321=t:hello bun "
+	    "t:x=t:Zeta");
+	expect_agg(db, "{\"fn\":\"count\",\"group_by\":\"tags\"}",
+	    "n=i:4 t:[\"a\",\"b\"]=i:1 t:[\"c\"]=i:1 t:{\"k\":\"v\"}=i:1");
+	expect_agg(db, "{\"fn\":\"count\",\"group_by\":\"nope\"}", "n=i:7");
+	expect_agg(db,
+	    "{\"fn\":\"count\",\"group_by\":\"nope\",\"filter\":\"views:gt:"
+	    "99\"}",
+	    "");
+	expect_agg(db,
+	    "{\"fn\":\"count\",\"group_by\":\"rank\",\"filter\":\"views:gt:"
+	    "99\"}",
+	    "");
+	// Filter, search, visibility.
+	expect_agg(db, "{\"fn\":\"count\",\"filter\":\"views:gte:5\"}", "i:4");
+	expect_agg(db, "{\"fn\":\"count\",\"search\":\"bun\"}", "i:2");
+	expect_agg(db,
+	    "{\"fn\":\"count\",\"filter\":[\"title:contains:' OR 1=1 --\"]}",
+	    "i:0");
+	expect_agg_o(
+	    db, nf, 1, &live, "{\"fn\":\"count\",\"search\":\"bun\"}", "i:0");
+	expect_agg_o(
+	    db, ss, LC_NELEM(ss), &all_rows, "{\"fn\":\"count\"}", "i:8");
+	expect_agg_o(db, ss, LC_NELEM(ss), &all_rows,
+	    "{\"fn\":\"min\",\"field\":\"price\"}", "r:-1.5");
+	expect_agg_o(db, ss, LC_NELEM(ss), &owner,
+	    "{\"fn\":\"sum\",\"field\":\"views\"}", "i:20");
+	expect_agg_o(db, ss, LC_NELEM(ss), &owner,
+	    "{\"fn\":\"count\",\"group_by\":\"_owner_id\"}", "t:u1=i:3");
+}
+
+// sum is exact for integers and never fails on overflow.
+static void
+test_agg_sum_range(void **state)
+{
+	static const struct data_col    c[]  = { { "v", DATA_T_INTEGER },
+		    { "g", DATA_T_INTEGER } };
+	static const struct data_schema big  = { "big", NULL, c, 2 };
+	const struct data_schema       *ss[] = { &big };
+	sqlite3                        *db   = *state;
+
+	db_exec_ok(db,
+	    "CREATE TABLE big (\"_id\" TEXT PRIMARY KEY, \"_created_at\", "
+	    "\"_updated_at\", \"_owner_id\", \"_deleted_at\", v INTEGER, "
+	    "g INTEGER);"
+	    "INSERT INTO big VALUES ('a',1,1,NULL,NULL,9223372036854775807,1),"
+	    "('b',1,1,NULL,NULL,-1,1),('c',1,1,NULL,NULL,1,1),"
+	    "('d',1,1,NULL,NULL,9007199254740993,2),"
+	    "('e',1,1,NULL,NULL,1,2),"
+	    "('f',1,1,NULL,NULL,9223372036854775807,3),"
+	    "('g',1,1,NULL,NULL,9223372036854775807,3),"
+	    "('h',1,1,NULL,NULL,-9223372036854775807,4),"
+	    "('i',1,1,NULL,NULL,-9223372036854775807,4),"
+	    "('j',1,1,NULL,NULL,-9223372036854775807,4),"
+	    "('k',1,1,NULL,NULL,1,5),('l',1,1,NULL,NULL,2.5,5),"
+	    "('m',1,1,NULL,NULL,-9223372036854775807,6),"
+	    "('n',1,1,NULL,NULL,-1,6);");
+	expect_agg_o(db, ss, 1, &live,
+	    "{\"fn\":\"sum\",\"field\":\"v\",\"filter\":\"g:eq:1\"}",
+	    "i:9223372036854775807");
+	expect_agg_o(db, ss, 1, &live,
+	    "{\"fn\":\"sum\",\"field\":\"v\",\"filter\":\"g:eq:2\"}",
+	    "i:9007199254740994");
+	expect_agg_o(db, ss, 1, &live,
+	    "{\"fn\":\"sum\",\"field\":\"v\",\"filter\":\"g:eq:3\"}",
+	    "r:1.8446744073709552e+19");
+	expect_agg_o(db, ss, 1, &live,
+	    "{\"fn\":\"sum\",\"field\":\"v\",\"filter\":\"g:eq:4\"}",
+	    "r:-2.7670116110564327e+19");
+	expect_agg_o(db, ss, 1, &live,
+	    "{\"fn\":\"sum\",\"field\":\"v\",\"filter\":\"g:eq:5\"}", "r:3.5");
+	expect_agg_o(db, ss, 1, &live,
+	    "{\"fn\":\"sum\",\"field\":\"v\",\"filter\":\"g:eq:6\"}",
+	    "i:-9223372036854775808");
+	expect_agg_o(db, ss, 1, &live, "{\"fn\":\"avg\",\"field\":\"v\"}",
+	    "r:-6.5816891697143104e+17");
+}
+
 int
 main(void)
 {
@@ -1529,6 +1974,12 @@ main(void)
 		    test_keyset_paging, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sort_exec, setup, teardown),
+		cmocka_unit_test(test_agg_errors),
+		cmocka_unit_test(test_agg_sql),
+		cmocka_unit_test_setup_teardown(
+		    test_agg_exec, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_agg_sum_range, setup, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

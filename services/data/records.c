@@ -1,8 +1,9 @@
 /*
  * records.c -- the single-record endpoints (API.md §3.8): records.create,
  * get, update, delete, restore, and their admin twins of §5.1
- * (collections.records_create / _get / _update: rules ignored, `_owner_id`
- * accepted, never auto-creating a collection). Each handler: resolve the
+ * (collections.records_create / _get / _update / _delete: rules ignored,
+ * `_owner_id` accepted, never auto-creating a collection; the admin's
+ * delete is a hard delete). Each handler: resolve the
  * caller and the collection name, open one transaction, run the write
  * path (write.c) or the read, answer.
  *
@@ -19,6 +20,7 @@
 #include "lc_ids.h"
 #include "lc_log.h"
 #include "lc_settings.h"
+#include "relations.h"
 
 /* ---- helpers shared by the handlers ---- */
 
@@ -176,21 +178,23 @@ static int
 get(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
     int admin_ep)
 {
-	struct data_worker *dw = data_worker(w);
-	struct data_caller  caller;
-	struct data_coll   *c;
-	struct data_query   q;
-	struct data_qopts   o   = { 0 };
-	struct data_sql     sql = { 0 };
-	sqlite3_stmt       *st;
-	const char         *name;
-	const char         *id;
-	size_t              len;
-	size_t              idlen;
-	int                 own = 0;
-	int                 incl;
-	int                 sr;
-	int                 rv;
+	struct data_worker    *dw = data_worker(w);
+	struct data_caller     caller;
+	struct data_coll      *c;
+	struct data_query      q;
+	struct data_qopts      o   = { 0 };
+	struct data_sql        sql = { 0 };
+	struct data_rel_expand e   = { 0 };
+	json_t                *rec = NULL;
+	sqlite3_stmt          *st;
+	const char            *name;
+	const char            *id;
+	size_t                 len;
+	size_t                 idlen;
+	int                    own = 0;
+	int                    incl;
+	int                    sr;
+	int                    rv;
 
 	data_caller_init(&caller, rq);
 	coll_name(rq, admin_ep, &name, &len);
@@ -223,14 +227,23 @@ get(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 	}
 	o.owner           = own ? caller.uid : NULL;
 	o.include_deleted = incl;
+	if ((rv = data_rel_expand_parse(
+	         dw, c->id, json_object_get(rq->query, "expand"), &e)) != 0) {
+		lc_rep_error(rp, rv, NULL, "expand");
+		data_rel_expand_fini(&e);
+		data_end(dw);
+		return (rv);
+	}
 	data_query_init(&q, &c->schema, &o);
 	if ((rv = data_query_fields(
 	         &q, json_object_get(rq->query, "fields"))) != 0) {
 		lc_rep_error(rp, rv, NULL, q.err_field);
 		data_query_fini(&q);
+		data_rel_expand_fini(&e);
 		data_end(dw);
 		return (rv);
 	}
+	data_rel_expand_select(&e, &q);
 	data_sql_add(&sql, "SELECT ");
 	data_sql_add(&sql, data_query_columns(&q));
 	data_sql_add(&sql, " FROM ");
@@ -252,7 +265,8 @@ get(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 			    st, 2, caller.uid, -1, SQLITE_STATIC);
 		}
 		if ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-			lc_rep_json(rp, 200, data_proj_record(&q, st, 0));
+			rec = data_proj_record(&q, st, 0);
+			data_rel_expand_row(&e, &q, st, 0, rec);
 		} else if (sr == SQLITE_DONE) {
 			rv = LC_ERECORD_NOT_FOUND;
 		} else {
@@ -262,9 +276,17 @@ get(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 		}
 		lc_db_done(st);
 	}
+	if (rv == 0 && rec != NULL &&
+	    (rv = data_rel_expand_apply(dw, &e, &caller,
+	         lc_settings_bool("require_email_verification"))) == 0) {
+		lc_rep_json(rp, 200, rec);
+		rec = NULL;
+	}
+	json_decref(rec);
 	data_query_fini(&q);
 	data_sql_fini(&sql);
 out_end:
+	data_rel_expand_fini(&e);
 	data_end(dw);
 	return (rv != 0 ? data_fail(rp, rv, NULL, NULL) : 0);
 }
@@ -285,7 +307,7 @@ data_h_admin_records_get(
 
 /* ---- update, delete, restore ---- */
 
-enum rec_op { OP_UPDATE, OP_DELETE, OP_RESTORE };
+enum rec_op { OP_UPDATE, OP_DELETE, OP_RESTORE, OP_PURGE };
 
 static int
 change(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
@@ -308,7 +330,10 @@ change(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 	coll_name(rq, admin_ep, &name, &len);
 	(void) data_param(rq, "id", &id, &idlen);
 	if (!data_coll_name_valid(name, len)) {
-		rv = LC_ECOLLECTION_NOT_FOUND;
+		// §3.1: a write to an invalid name is 400; the admin record
+		// endpoints answer 404 for any name no collection can have.
+		rv = admin_ep ? LC_ECOLLECTION_NOT_FOUND
+		              : LC_EINVALID_COLLECTION_NAME;
 		goto out;
 	}
 	if (op == OP_RESTORE && !x.caller.admin && !x.caller.user) {
@@ -330,6 +355,10 @@ change(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 			break;
 		case OP_DELETE:
 			rv  = data_write_delete(&x, c, id, idlen);
+			rec = json_pack("{s:b}", "ok", 1);
+			break;
+		case OP_PURGE:
+			rv  = data_write_purge(&x, c, id, idlen);
 			rec = json_pack("{s:b}", "ok", 1);
 			break;
 		default:
@@ -379,4 +408,11 @@ data_h_admin_records_update(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 {
 	return (change(w, rq, rp, 1, OP_UPDATE));
+}
+
+int
+data_h_admin_records_delete(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+{
+	return (change(w, rq, rp, 1, OP_PURGE));
 }

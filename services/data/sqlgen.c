@@ -132,6 +132,24 @@ text_cols(struct data_sql *b, const struct data_coll *c, const char *pre)
 	}
 }
 
+// ", c0, c1" : the FTS table's own names for the text columns, in the
+// same order (user names like rank or rowid are reserved in FTS5).
+static void
+fts_cols(struct data_sql *b, const struct data_coll *c, int lead)
+{
+	char   name[24];
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->ncols; i++) {
+		if (c->cols[i].type != DATA_T_TEXT) {
+			continue;
+		}
+		snprintf(name, sizeof(name), "c%zu", k++);
+		data_sql_add(b, lead || k > 1 ? ", " : "");
+		data_sql_add(b, name);
+	}
+}
+
 // One trigger: name suffix, event, body.
 static void
 trigger(struct data_sql *b, const struct data_coll *c, const char *suffix,
@@ -160,14 +178,15 @@ trigger(struct data_sql *b, const struct data_coll *c, const char *suffix,
 	data_sql_add(b, " ON ");
 	identz(b, c->table);
 	data_sql_add(b, " BEGIN ");
+	// _rowid_: a user column may be called rowid (never _rowid_).
 	if (del_old) {
 		data_sql_add(b, "INSERT INTO ");
 		identz(b, c->fts);
 		data_sql_add(b, " (");
 		identz(b, c->fts);
 		data_sql_add(b, ", rowid");
-		text_cols(b, c, "");
-		data_sql_add(b, ") VALUES ('delete', old.rowid");
+		fts_cols(b, c, 1);
+		data_sql_add(b, ") VALUES ('delete', old._rowid_");
 		text_cols(b, c, "old.");
 		data_sql_add(b, "); ");
 	}
@@ -175,8 +194,8 @@ trigger(struct data_sql *b, const struct data_coll *c, const char *suffix,
 		data_sql_add(b, "INSERT INTO ");
 		identz(b, c->fts);
 		data_sql_add(b, " (rowid");
-		text_cols(b, c, "");
-		data_sql_add(b, ") VALUES (new.rowid");
+		fts_cols(b, c, 1);
+		data_sql_add(b, ") VALUES (new._rowid_");
 		text_cols(b, c, "new.");
 		data_sql_add(b, "); ");
 	}
@@ -188,7 +207,6 @@ data_sql_fts(struct data_sql *b, const struct data_coll *c)
 {
 	static const char *const sfx[] = { "ai", "ad", "au" };
 	char                     name[DATA_TABLE_MAX + 8];
-	int                      first = 1;
 
 	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
 		snprintf(name, sizeof(name), "%s_%s", c->fts, sfx[i]);
@@ -200,23 +218,20 @@ data_sql_fts(struct data_sql *b, const struct data_coll *c)
 	identz(b, c->fts);
 	data_sql_add(b, "; CREATE VIRTUAL TABLE ");
 	identz(b, c->fts);
+	// Contentless (the triggers give the old values to 'delete'), with
+	// columns c0, c1, ...: no user name reaches FTS5. Filled from the
+	// record table in the same transaction.
 	data_sql_add(b, " USING fts5(");
-	for (size_t i = 0; i < c->ncols; i++) {
-		if (c->cols[i].type == DATA_T_TEXT) {
-			data_sql_add(b, first ? "" : ", ");
-			identz(b, c->cols[i].name);
-			first = 0;
-		}
-	}
-	data_sql_add(b, ", content=");
-	// content= takes a string literal: the table name is "r<digits>".
-	data_sql_add(b, "'");
-	data_sql_add(b, c->table);
-	data_sql_add(b, "'); INSERT INTO ");
+	fts_cols(b, c, 0);
+	data_sql_add(b, ", content=''); INSERT INTO ");
 	identz(b, c->fts);
-	data_sql_add(b, " (");
-	identz(b, c->fts);
-	data_sql_add(b, ") VALUES ('rebuild'); ");
+	data_sql_add(b, " (rowid");
+	fts_cols(b, c, 1);
+	data_sql_add(b, ") SELECT _rowid_");
+	text_cols(b, c, "");
+	data_sql_add(b, " FROM ");
+	identz(b, c->table);
+	data_sql_add(b, "; ");
 	trigger(b, c, "ai", "INSERT", 0, 1);
 	trigger(b, c, "ad", "DELETE", 1, 0);
 	trigger(b, c, "au", "UPDATE", 1, 1);
@@ -264,7 +279,7 @@ data_sql_update(
 		data_sql_add(b, ", \"_owner_id\" = ");
 		param(b, n++);
 	}
-	data_sql_add(b, " WHERE rowid = ");
+	data_sql_add(b, " WHERE _rowid_ = ");
 	param(b, n);
 }
 
@@ -272,7 +287,7 @@ void
 data_sql_select_id(struct data_sql *b, const struct data_coll *c)
 {
 	data_sql_add(b,
-	    "SELECT rowid, \"_id\", \"_created_at\", \"_updated_at\","
+	    "SELECT _rowid_, \"_id\", \"_created_at\", \"_updated_at\","
 	    " \"_owner_id\", \"_deleted_at\"");
 	for (size_t i = 0; i < c->ncols; i++) {
 		data_sql_add(b, ", ");
@@ -291,5 +306,64 @@ data_sql_set_deleted(struct data_sql *b, const struct data_coll *c)
 	data_sql_add(b,
 	    " SET \"_deleted_at\" = ?1,"
 	    " \"_updated_at\" = coalesce(?2, \"_updated_at\")"
-	    " WHERE rowid = ?3");
+	    " WHERE _rowid_ = ?3");
+}
+
+void
+data_sql_delete_row(struct data_sql *b, const struct data_coll *c)
+{
+	data_sql_add(b, "DELETE FROM ");
+	identz(b, c->table);
+	data_sql_add(b, " WHERE _rowid_ = ?1");
+}
+
+void
+data_sql_fts_drop(struct data_sql *b, const struct data_coll *c)
+{
+	static const char *const sfx[] = { "ai", "ad", "au" };
+	char                     fts[DATA_TABLE_MAX];
+	char                     name[DATA_TABLE_MAX + 8];
+
+	// c->fts is "" when c has no text column now; the table may still
+	// exist from before (a text column being dropped).
+	snprintf(fts, sizeof(fts), "f%lld", (long long) c->id);
+	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
+		snprintf(name, sizeof(name), "%s_%s", fts, sfx[i]);
+		data_sql_add(b, "DROP TRIGGER IF EXISTS ");
+		identz(b, name);
+		data_sql_add(b, ";");
+	}
+	data_sql_add(b, "DROP TABLE IF EXISTS ");
+	identz(b, fts);
+	data_sql_add(b, ";");
+}
+
+void
+data_sql_index_name(
+    char *buf, size_t size, char kind, int64_t coll_id, int64_t pos)
+{
+	snprintf(buf, size, "%c%lld_%lld", kind, (long long) coll_id,
+	    (long long) pos);
+}
+
+void
+data_sql_create_index(struct data_sql *b, const struct data_coll *c,
+    const char *name, const char *col, int unique)
+{
+	data_sql_add(b,
+	    unique ? "CREATE UNIQUE INDEX IF NOT EXISTS "
+	           : "CREATE INDEX IF NOT EXISTS ");
+	identz(b, name);
+	data_sql_add(b, " ON ");
+	identz(b, c->table);
+	data_sql_add(b, " (");
+	identz(b, col);
+	data_sql_add(b, ")");
+}
+
+void
+data_sql_drop_index(struct data_sql *b, const char *name)
+{
+	data_sql_add(b, "DROP INDEX IF EXISTS ");
+	identz(b, name);
 }

@@ -7,13 +7,17 @@
  *
  *   rule (collection level) -> record (404 / record level 403/404) ->
  *   data_hook_before (the seam) -> keys and types (infer.c) ->
- *   [validation rules: issue 4, fieldrules.c] -> DDL for new columns ->
- *   the row -> read back -> event queued for after the commit.
+ *   validation rules (fieldrules.c, compiled once per worker in the
+ *   catalog entry) -> DDL for new columns -> the row (a UNIQUE index
+ *   clash, admin index or unique rule, is 409 unique_violation with the
+ *   column SQLite names) -> read back -> event queued for after the
+ *   commit.
  *
  * Nothing here commits: a failing step returns its code and the handler
  * rolls the whole transaction back, which also undoes DDL (SQLite DDL is
  * transactional) and so a failed write changes nothing.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "data.h"
@@ -23,6 +27,7 @@
 #include "lc_log.h"
 #include "lc_msg.h"
 #include "lc_settings.h"
+#include "relations.h"
 
 int
 data_hook_before(struct data_wctx *x, const struct data_coll *c,
@@ -47,6 +52,16 @@ emit(struct data_wctx *x, const struct data_coll *c, int topic,
 {
 	data_emit(x->dw, topic,
 	    json_pack("{s:s, s:O}", "collection", c->name, "record", rec));
+}
+
+// The _id of a loaded row, NUL-terminated.
+static const char *
+record_id(const struct data_row *row)
+{
+	const char *id =
+	    json_string_value(json_object_get(row->record, "_id"));
+
+	return (id != NULL ? id : "");
 }
 
 int
@@ -81,6 +96,22 @@ data_write_coll_for_create(
 	return (data_catalog_create(x->dw, name, len, &defaults, out));
 }
 
+// The column a UNIQUE constraint failure names ("UNIQUE constraint
+// failed: r12.slug"), copied into x->err_field; "" when unknown.
+static void
+unique_field(struct data_wctx *x)
+{
+	const char *m   = sqlite3_errmsg(data_conn(x->dw));
+	const char *dot = m != NULL ? strrchr(m, '.') : NULL;
+
+	x->err_field[0] = '\0';
+	if (dot != NULL && strncmp(m, "UNIQUE constraint failed: ", 26) == 0 &&
+	    strchr(dot, ',') == NULL &&
+	    data_name_valid(dot + 1, strlen(dot + 1))) {
+		snprintf(x->err_field, sizeof(x->err_field), "%s", dot + 1);
+	}
+}
+
 // Maps the result of the row statement.
 static int
 step_result(struct data_wctx *x, int sr)
@@ -89,11 +120,42 @@ step_result(struct data_wctx *x, int sr)
 		return (0);
 	}
 	if ((sr & 0xff) == SQLITE_CONSTRAINT) {
+		unique_field(x);
 		return (LC_EUNIQUE_VIOLATION);
 	}
 	lc_log_err("DATA-SQL", "write: %s (%d)",
 	    sqlite3_errmsg(data_conn(x->dw)), sr);
 	return ((sr & 0xff) == SQLITE_BUSY ? LC_EUNAVAILABLE : LC_EINTERNAL);
+}
+
+// The validation rules of c (§3.9) over the values of a write, after the
+// hooks and the type checks. On failure the field goes to x->err_field
+// (the compiled rules may be freed before the reply is written).
+static int
+validate(struct data_wctx *x, const struct data_coll *c, json_t *body,
+    int create, const char **field)
+{
+	const char *f = NULL;
+	int         rv;
+
+	if (c->vrules_bad) {
+		return (LC_EINTERNAL);
+	}
+	if ((rv = data_fieldrules_check(c->vrules, body, create, &f)) != 0) {
+		snprintf(x->err_field, sizeof(x->err_field), "%s",
+		    f != NULL ? f : "");
+		*field = f != NULL ? x->err_field : NULL;
+	}
+	return (rv);
+}
+
+// After a failed row statement: the field of a unique clash.
+static void
+fail_field(struct data_wctx *x, int rv, const char **field)
+{
+	if (rv == LC_EUNIQUE_VIOLATION && x->err_field[0] != '\0') {
+		*field = x->err_field;
+	}
 }
 
 int
@@ -117,10 +179,13 @@ data_write_create(struct data_wctx *x, struct data_coll *c, json_t *body,
 		return (rv);
 	}
 	if ((rv = data_plan_build(&p, &c->schema, body, x->admin_ep)) != 0) {
-		*field = p.err_field;
+		// §3.2: too_many_fields names no field.
+		*field = rv != LC_ETOO_MANY_FIELDS ? p.err_field : NULL;
 		goto out;
 	}
-	if ((rv = data_catalog_add_columns(x->dw, c, &p)) != 0) {
+	if ((rv = validate(x, c, body, 1, field)) != 0 ||
+	    (rv = data_rel_check(x->dw, c->id, body, field)) != 0 ||
+	    (rv = data_catalog_add_columns(x->dw, c, &p)) != 0) {
 		goto out;
 	}
 	data_sql_insert(&sql, c, &p);
@@ -146,6 +211,7 @@ data_write_create(struct data_wctx *x, struct data_coll *c, json_t *body,
 	}
 	if (rv == 0) {
 		rv = step_result(x, sqlite3_step(st));
+		fail_field(x, rv, field);
 	}
 	lc_db_done(st);
 	if (rv != 0 ||
@@ -214,10 +280,13 @@ data_write_update(struct data_wctx *x, struct data_coll *c, const char *id,
 		goto out;
 	}
 	if ((rv = data_plan_build(&p, &c->schema, body, x->admin_ep)) != 0) {
-		*field = p.err_field;
+		// §3.2: too_many_fields names no field.
+		*field = rv != LC_ETOO_MANY_FIELDS ? p.err_field : NULL;
 		goto out;
 	}
-	if ((rv = data_catalog_add_columns(x->dw, c, &p)) != 0) {
+	if ((rv = validate(x, c, body, 0, field)) != 0 ||
+	    (rv = data_rel_check(x->dw, c->id, body, field)) != 0 ||
+	    (rv = data_catalog_add_columns(x->dw, c, &p)) != 0) {
 		goto out;
 	}
 	data_sql_update(&sql, c, &p);
@@ -237,6 +306,7 @@ data_write_update(struct data_wctx *x, struct data_coll *c, const char *id,
 	(void) sqlite3_bind_int64(st, n, row.rowid);
 	if (rv == 0) {
 		rv = step_result(x, sqlite3_step(st));
+		fail_field(x, rv, field);
 	}
 	lc_db_done(st);
 	data_row_fini(&row);
@@ -292,6 +362,8 @@ data_write_delete(
 	if ((rv = load_checked(x, c, id, len, &c->rules.del, 1, &row)) != 0 ||
 	    (rv = data_hook_before(
 	         x, c, DATA_HOOK_BEFORE_DELETE, id, row.record)) != 0 ||
+	    (rv = data_rel_on_delete(
+	         x->dw, c->id, record_id(&row), 0, NULL, NULL)) != 0 ||
 	    (rv = set_deleted(x, c, row.rowid, now, 0)) != 0) {
 		goto out;
 	}
@@ -327,6 +399,41 @@ data_write_restore(struct data_wctx *x, struct data_coll *c, const char *id,
 	*out       = row.record;
 	row.record = NULL;
 out:
+	data_row_fini(&row);
+	return (rv);
+}
+
+int
+data_write_purge(
+    struct data_wctx *x, struct data_coll *c, const char *id, size_t len)
+{
+	struct data_row row = { 0 };
+	struct data_sql sql = { 0 };
+	sqlite3_stmt   *st;
+	int             rv;
+
+	// The admin only (§5.1): no rules. Relations (on_delete of a hard
+	// delete, §3.10) run after the hook and before the row goes.
+	if ((rv = data_row_load(x->dw, c, id, len, &row)) != 0 ||
+	    (rv = data_hook_before(
+	         x, c, DATA_HOOK_BEFORE_DELETE, id, row.record)) != 0 ||
+	    (rv = data_rel_on_delete(
+	         x->dw, c->id, record_id(&row), 1, NULL, NULL)) != 0) {
+		goto out;
+	}
+	data_sql_delete_row(&sql, c);
+	if ((st = data_stmt_dyn(x->dw, sql.p)) == NULL) {
+		rv = LC_EINTERNAL;
+		goto out;
+	}
+	(void) sqlite3_bind_int64(st, 1, row.rowid);
+	rv = step_result(x, sqlite3_step(st));
+	lc_db_done(st);
+	if (rv == 0) {
+		emit(x, c, LC_TOPIC_RECORD_DELETED, row.record);
+	}
+out:
+	data_sql_fini(&sql);
 	data_row_fini(&row);
 	return (rv);
 }

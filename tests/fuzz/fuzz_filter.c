@@ -6,6 +6,8 @@
  * Input: lines. The first byte of a line names the parameter and the rest
  * is its value: 'f' filter, 's' sort, 'q' search, 'a' after, 'F' fields;
  * 'o' makes the caller an owner-rule user, 'd' includes deleted records.
+ * Aggregate mode (GET /:c/aggregate) when any of these is present: 'n' fn,
+ * 'p' op (its alias), 'e' field, 'g' group_by, 'A' (no value).
  * Repeated f/s lines become arrays, as the gateway builds them; an `after`
  * of one character names an existing record (so cursors load).
  * Lines that are not valid UTF-8 are skipped (the codec rejects them).
@@ -16,6 +18,9 @@
  * an in-memory table with an FTS5 index (so no SQL or MATCH expression we
  * generate is malformed), the counts agree, and a cursor loads or gives
  * invalid_cursor. Each search value's compiled form compiles to itself.
+ * Aggregates: parsing returns 0, invalid_query with field fn/field/
+ * group_by, invalid_filter or invalid_search; the statement runs; a plain
+ * count equals the count statement's, and grouped counts add up to it.
  * Seeds: tests/fuzz/seeds/fuzz_filter/.
  */
 #include <sqlite3.h>
@@ -167,6 +172,88 @@ add(json_t *query, const char *key, json_t *v, int many)
 	json_object_set_new(query, key, v);
 }
 
+// Runs an aggregate statement: the sum of column `col` over its rows
+// (count: the total over groups), or -1 when a value is not an integer.
+static int64_t
+run_agg(const struct data_query *q, const char *sql, int col)
+{
+	sqlite3_stmt *st  = NULL;
+	int64_t       n   = 0;
+	int           bad = 0;
+	int           sr;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		die("prepare", sql);
+	}
+	if (data_query_bind(q, st) != 0) {
+		die("bind", sql);
+	}
+	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_type(st, col) != SQLITE_INTEGER) {
+			bad = 1;
+		}
+		n += sqlite3_column_int64(st, col);
+	}
+	if (sr != SQLITE_DONE) {
+		die("step", sql);
+	}
+	sqlite3_finalize(st);
+	return (bad ? -1 : n);
+}
+
+static void
+check_aggregate(const struct data_qopts *o, json_t *query)
+{
+	struct data_query q;
+	char             *sql = NULL;
+	int64_t           total;
+	int64_t           v;
+	int               grouped;
+	int               rv;
+
+	data_query_init(&q, &schema, o);
+	rv = data_query_aggregate(&q, query);
+	switch (rv) {
+	case 0:
+		break;
+	case LC_EINVALID_QUERY:
+		if (q.err_field == NULL ||
+		    (strcmp(q.err_field, "fn") != 0 &&
+		        strcmp(q.err_field, "field") != 0 &&
+		        strcmp(q.err_field, "group_by") != 0)) {
+			abort();
+		}
+		break;
+	case LC_EINVALID_FILTER:
+		break;
+	case LC_EINVALID_SEARCH:
+		if (q.err_field != NULL) {
+			abort();
+		}
+		break;
+	default:
+		abort();
+	}
+	if (rv == 0) {
+		grouped = q.agg.group_by[0] != '\0';
+		data_query_sql_aggregate(&q, &sql);
+		v = run_agg(&q, sql, grouped);
+		lc_free(sql);
+		if (q.agg.fn == DATA_AGG_COUNT && q.agg.field[0] == '\0') {
+			data_query_sql_count(&q, &sql);
+			total = run(&q, sql, 1);
+			lc_free(sql);
+			if (v != total) {
+				fprintf(stderr,
+				    "aggregate count %lld != %lld\n",
+				    (long long) v, (long long) total);
+				abort();
+			}
+		}
+	}
+	data_query_fini(&q);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -177,6 +264,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char       *end   = p + size;
 	char             *sql   = NULL;
 	int64_t           nlist;
+	int               agg = 0;
 	int               rv;
 
 	if (db == NULL) {
@@ -225,6 +313,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					o.include_deleted = 1;
 					json_decref(s);
 					break;
+				case 'n':
+					agg = 1;
+					add(query, "fn", s, 0);
+					break;
+				case 'p':
+					agg = 1;
+					add(query, "op", s, 0);
+					break;
+				case 'e':
+					agg = 1;
+					add(query, "field", s, 0);
+					break;
+				case 'g':
+					agg = 1;
+					add(query, "group_by", s, 0);
+					break;
+				case 'A':
+					agg = 1;
+					json_decref(s);
+					break;
 				default:
 					json_decref(s);
 					break;
@@ -234,6 +342,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = nl != NULL ? nl + 1 : end;
 	}
 
+	if (agg) {
+		check_aggregate(&o, query);
+		json_decref(query);
+		return (0);
+	}
 	data_query_init(&q, &schema, &o);
 	rv = data_query_parse(&q, query);
 	switch (rv) {
