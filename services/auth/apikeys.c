@@ -353,16 +353,18 @@ fail:
 static void
 touch(struct lc_worker *w, const char *id, int64_t now)
 {
-	sqlite3_stmt *st = auth_stmt(w,
-	    "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND "
-	    "(last_used_at IS NULL OR last_used_at <= ?3)");
+	sqlite3_stmt *st;
 
-	if (st == NULL) {
+	// A write transaction first: statements then come from the
+	// process's writer connection (lc_store.h), not the worker's.
+	if (auth_begin(w) != 0) {
 		return;
 	}
-	// Through write_mu like every write (db.c), not SQLite's busy wait.
-	if (auth_begin(w) != 0) {
-		lc_db_done(st);
+	st = auth_stmt(w,
+	    "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND "
+	    "(last_used_at IS NULL OR last_used_at <= ?3)");
+	if (st == NULL) {
+		auth_rollback(w);
 		return;
 	}
 	if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||

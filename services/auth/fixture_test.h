@@ -3,8 +3,10 @@
  * worker (struct lc_worker with its own connection and db.c state) of a
  * fake "auth" service over a fresh auth.db in a temp directory, the
  * default settings installed, the console mailer writing to fx->mails
- * (EMAIL_CONSOLE_FILE), and SECRET_KEY = test_secret_key. Password
- * hashing runs without a pool (st.pw == NULL: on the calling thread).
+ * (EMAIL_CONSOLE_FILE), and SECRET_KEY = test_secret_key. Writes run on
+ * a writer connection of their own, as in the service (lc_store.h), so a
+ * statement taken from the wrong connection shows. Password hashing runs
+ * without a pool (st.pw == NULL: on the calling thread).
  *
  * Header-only, for *_test.c files: include it once, after cmocka.h and
  * auth.h; use setup/teardown as the group or test fixture and
@@ -19,7 +21,9 @@
 
 #include "auth.h"
 #include "lc_db.h"
+#include "lc_service.h"
 #include "lc_settings.h"
+#include "lc_store.h"
 
 struct fx {
 	struct lc_service svc;
@@ -64,6 +68,7 @@ setup(void **state)
 	fx->st.secret_key     = test_secret_key;
 	fx->st.secret_key_len = sizeof(test_secret_key);
 	fx->w.svc             = &fx->svc;
+	assert_int_equal(lc_writer_open(fx->path, &fx->svc.writer), 0);
 	assert_int_equal(auth_db_open(&fx->w), 0);
 	assert_int_equal(auth_mailer_alloc(&fx->st.mail), 0);
 	d = lc_settings_defaults();
@@ -81,6 +86,7 @@ teardown(void **state)
 
 	auth_mailer_free(fx->st.mail);
 	auth_db_close(&fx->w);
+	lc_writer_close(fx->svc.writer);
 	lc_db_close(fx->w.db);
 	unlink(fx->path);
 	snprintf(p, sizeof(p), "%s-wal", fx->path);
