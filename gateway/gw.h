@@ -228,6 +228,13 @@ void gw_buf_put(struct gw_buf *b, const void *s, size_t n);
 // Appends o as JSON text (lc_codec's mapping; see json.c). Returns 0, or
 // LC_EPROTO with b unchanged.
 LC_NODISCARD int gw_json_write(struct gw_buf *b, const msgpack_object *o);
+// (request side) A copy of the JSON text in, in which every integer literal
+// that does not fit in int64 gets ".0" appended, so jansson reads it as a
+// real (API.md §3.2: such a number makes a real column) instead of failing
+// with "too big integer". Strings are left alone. *out (lc_free) and
+// *out_len; returns the number of literals changed.
+size_t gw_json_big_ints_real(
+    const char *in, size_t len, char **out, size_t *out_len);
 
 /* ---- query.c ---- */
 

@@ -690,8 +690,23 @@ parse_body(struct gw_req *r, int kind)
 	if (r->body_len == 0) {
 		return (json_object()); // an empty body counts as {}
 	}
+	// \u0000 is valid JSON (RFC 8259); strings travel with their length.
 	j = json_loadb(r->body, r->body_len,
-	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+	if (j == NULL && strncmp(e.text, "too big", 7) == 0) {
+		// An integer beyond int64 is a real number (API.md §3.2).
+		char  *t;
+		size_t tlen;
+
+		if (gw_json_big_ints_real(r->body, r->body_len, &t, &tlen) >
+		    0) {
+			j = json_loadb(t, tlen,
+			    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+			        JSON_ALLOW_NUL,
+			    &e);
+		}
+		lc_free(t);
+	}
 	if (j == NULL) {
 		(void) snprintf(msg, sizeof(msg),
 		    "Request body is not valid JSON: %s (at byte %d).", e.text,

@@ -307,3 +307,87 @@ gw_json_write(struct gw_buf *b, const msgpack_object *o)
 	}
 	return (rv);
 }
+
+/* ---- request side: integers beyond int64 ---- */
+
+// 1 if the digits d[0..n) (no sign, no leading zeros but "0") are above
+// the int64 magnitude limit for neg (9223372036854775807, or ...808).
+static int
+too_big(const char *d, size_t n, int neg)
+{
+	static const char lim[] = "9223372036854775807";
+	int               c;
+
+	if (n != sizeof(lim) - 1) {
+		return (n > sizeof(lim) - 1);
+	}
+	c = memcmp(d, lim, n);
+	if (c == 0) {
+		return (0);
+	}
+	if (neg && memcmp(d, "9223372036854775808", n) == 0) {
+		return (0);
+	}
+	return (c > 0);
+}
+
+size_t
+gw_json_big_ints_real(const char *in, size_t len, char **out, size_t *out_len)
+{
+	// At most one ".0" per two input bytes ("1," is the shortest).
+	char  *o       = lc_calloc(1, len + len + 1);
+	size_t n       = 0;
+	size_t changed = 0;
+	size_t i       = 0;
+
+	while (i < len) {
+		char c = in[i];
+
+		if (c == '"') { // copy a string, escapes and all
+			o[n++] = in[i++];
+			while (i < len && in[i] != '"') {
+				if (in[i] == '\\' && i + 1 < len) {
+					o[n++] = in[i++];
+				}
+				o[n++] = in[i++];
+			}
+			if (i < len) {
+				o[n++] = in[i++];
+			}
+			continue;
+		}
+		if (c == '-' || (c >= '0' && c <= '9')) {
+			size_t s   = i;
+			int    neg = c == '-';
+			size_t d;
+			int    frac = 0;
+
+			i += (size_t) neg;
+			d = i;
+			while (i < len && in[i] >= '0' && in[i] <= '9') {
+				i++;
+			}
+			while (i < len &&
+			    (in[i] == '.' || in[i] == 'e' || in[i] == 'E' ||
+			        in[i] == '+' || in[i] == '-' ||
+			        (in[i] >= '0' && in[i] <= '9'))) {
+				frac = 1;
+				i++;
+			}
+			memcpy(o + n, in + s, i - s);
+			n += i - s;
+			if (!frac && i > d &&
+			    too_big(in + d, (size_t) (i - d), neg)) {
+				memcpy(o + n, ".0", 2);
+				n += 2;
+				changed++;
+			}
+			continue;
+		}
+		o[n++] = in[i++];
+	}
+	o[n]     = '\0';
+	*out     = o;
+	*out_len = n;
+	return (changed);
+}

@@ -189,6 +189,42 @@ test_rid(void **state)
 	}
 }
 
+static void
+test_big_ints_real(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		size_t      changed;
+	} v[] = {
+		{ "{\"a\":9223372036854775807}", "{\"a\":9223372036854775807}",
+		    0 },
+		{ "{\"a\":9223372036854775808}",
+		    "{\"a\":9223372036854775808.0}", 1 },
+		{ "[-9223372036854775808,-9223372036854775809]",
+		    "[-9223372036854775808,-9223372036854775809.0]", 1 },
+		{ "[1e30,100000000000000000000.5,1000000000000000000000]",
+		    "[1e30,100000000000000000000.5,1000000000000000000000.0]",
+		    1 },
+		// Digits inside strings (escapes included) are text.
+		{ "{\"99999999999999999999\":\"\\\"99999999999999999999\"}",
+		    "{\"99999999999999999999\":\"\\\"99999999999999999999\"}",
+		    0 },
+		{ "", "", 0 },
+	};
+	char  *out;
+	size_t n;
+
+	(void) state;
+	for (size_t i = 0; i < LC_NELEM(v); i++) {
+		assert_int_equal(
+		    gw_json_big_ints_real(v[i].in, strlen(v[i].in), &out, &n),
+		    v[i].changed);
+		assert_int_equal(n, strlen(v[i].out));
+		assert_string_equal(out, v[i].out);
+		lc_free(out);
+	}
+}
+
 int
 main(void)
 {
@@ -197,6 +233,7 @@ main(void)
 		cmocka_unit_test(test_settings_shape),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_rid),
+		cmocka_unit_test(test_big_ints_real),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -207,8 +207,8 @@ data_dedupe_find(
 	(void) sqlite3_bind_blob(st, 1, dw->fp, sizeof(dw->fp), SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW &&
 	    (body = json_loadb((const char *) sqlite3_column_text(st, 1),
-	         (size_t) sqlite3_column_bytes(st, 1), JSON_DECODE_ANY,
-	         NULL)) != NULL) {
+	         (size_t) sqlite3_column_bytes(st, 1),
+	         JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)) != NULL) {
 		lc_rep_json(rp, sqlite3_column_int(st, 0), body);
 		found = 1;
 		lc_log_info("DATA-DEDUPE", "answered a repeated request");
