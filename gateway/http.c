@@ -678,17 +678,18 @@ check_ctype(struct gw_req *r, int kind)
 	return (LC_EUNSUPPORTED_MEDIA_TYPE);
 }
 
-// Parses the JSON body (step 7: invalid_json, invalid_body). Returns the
-// body (new reference) or NULL when r was answered.
-static json_t *
-parse_body(struct gw_req *r, int kind)
+// Parses the JSON body (step 7: invalid_json, invalid_body): 0 with *out
+// (a new reference), or the error with its message in msg.
+static int
+parse_body(struct gw_req *r, int kind, json_t **out, char *msg, size_t size)
 {
 	json_error_t e;
 	json_t      *j;
-	char         msg[256];
 
+	*out = NULL;
 	if (r->body_len == 0) {
-		return (json_object()); // an empty body counts as {}
+		*out = json_object(); // an empty body counts as {}
+		return (0);
 	}
 	// \u0000 is valid JSON (RFC 8259); strings travel with their length.
 	j = json_loadb(r->body, r->body_len,
@@ -708,30 +709,29 @@ parse_body(struct gw_req *r, int kind)
 		lc_free(t);
 	}
 	if (j == NULL) {
-		(void) snprintf(msg, sizeof(msg),
+		(void) snprintf(msg, size,
 		    "Request body is not valid JSON: %s (at byte %d).", e.text,
 		    e.position);
-		answer_error(r, LC_EINVALID_JSON, msg);
-		return (NULL);
+		return (LC_EINVALID_JSON);
 	}
 	if (!lc_json_depth_ok(j, LC_JSON_BODY_MAX_DEPTH)) {
 		json_decref(j);
-		(void) snprintf(msg, sizeof(msg),
+		(void) snprintf(msg, size,
 		    "Request body is nested too deeply (at most %d levels).",
 		    LC_JSON_BODY_MAX_DEPTH);
-		answer_error(r, LC_EINVALID_BODY, msg);
-		return (NULL);
+		return (LC_EINVALID_BODY);
 	}
 	if (!json_is_object(j) &&
 	    !(kind == GW_BODY_JSON_BULK && json_is_array(j))) {
 		json_decref(j);
-		answer_error(r, LC_EINVALID_BODY,
+		(void) snprintf(msg, size, "%s",
 		    kind == GW_BODY_JSON_BULK
 		        ? "Request body must be a JSON object or array."
 		        : "Request body must be a JSON object.");
-		return (NULL);
+		return (LC_EINVALID_BODY);
 	}
-	return (j);
+	*out = j;
+	return (0);
 }
 
 static json_t *
@@ -832,8 +832,10 @@ dispatch(struct gw_req *r)
 	json_t                *body  = NULL;
 	json_t                *query = NULL;
 	struct lc_req          rq;
-	void                  *buf = NULL;
-	size_t                 len = 0;
+	void                  *buf  = NULL;
+	size_t                 len  = 0;
+	int                    berr = 0; // a body error left to the service
+	char                   bmsg[LC_BODY_ERR_MSG_MAX + 1] = "";
 	int                    rv;
 
 	if (rt->body != GW_BODY_NONE) {
@@ -841,13 +843,18 @@ dispatch(struct gw_req *r)
 			answer_too_large(r);
 			return;
 		}
-		if ((rv = check_ctype(r, rt->body)) != 0) {
-			answer_error(r, rv, NULL);
-			return;
+		if ((berr = check_ctype(r, rt->body)) != 0) {
+			bmsg[0] = '\0';
+		} else if (rt->body == GW_BODY_JSON ||
+		    rt->body == GW_BODY_JSON_BULK) {
+			berr =
+			    parse_body(r, rt->body, &body, bmsg, sizeof(bmsg));
 		}
-		if ((rt->body == GW_BODY_JSON ||
-		        rt->body == GW_BODY_JSON_BULK) &&
-		    (body = parse_body(r, rt->body)) == NULL) {
+		// Where the service decides access (RULE), that decision
+		// (step 6) comes before the body's errors (step 7): they go
+		// to the service with the request (lc_req.body_err).
+		if (berr != 0 && rt->access != GW_ACC_RULE) {
+			answer_error(r, berr, bmsg[0] != '\0' ? bmsg : NULL);
 			return;
 		}
 	}
@@ -875,6 +882,8 @@ dispatch(struct gw_req *r)
 	rq.params      = params_object(&r->m);
 	rq.query       = query;
 	rq.body        = body;
+	rq.body_err    = berr;
+	(void) snprintf(rq.body_err_msg, sizeof(rq.body_err_msg), "%s", bmsg);
 	if (rt->body == GW_BODY_MULTIPART || rt->body == GW_BODY_RAW) {
 		rq.raw     = r->body; // borrowed until encoded
 		rq.raw_len = r->body_len;

@@ -243,10 +243,11 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 	msgpack_sbuffer sb;
 	msgpack_packer  pk;
 	const char     *op = lc_msg_name(rq->op);
-	size_t          rlen, iplen, ualen;
-	uint32_t        n  = 2; // v, op
-	int             rv = 0;
-	int             has_body;
+	size_t          rlen, iplen, ualen, bemlen;
+	const char *be = rq->body_err != 0 ? lc_err_code(rq->body_err) : NULL;
+	uint32_t    n  = 2; // v, op
+	int         rv = 0;
+	int         has_body;
 
 	// An unknown op may still be sent by name (tools, tests of the 404).
 	if (op == NULL) {
@@ -255,13 +256,15 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 	if (op[0] == '\0' || strlen(op) > OP_MAX) {
 		return (LC_EPROTO);
 	}
-	rlen     = strnlen(rq->rid, sizeof(rq->rid));
-	iplen    = strnlen(rq->ip, sizeof(rq->ip));
-	ualen    = strnlen(rq->ua, sizeof(rq->ua));
+	rlen  = strnlen(rq->rid, sizeof(rq->rid));
+	iplen = strnlen(rq->ip, sizeof(rq->ip));
+	ualen = strnlen(rq->ua, sizeof(rq->ua));
+	bemlen =
+	    be != NULL ? strnlen(rq->body_err_msg, LC_BODY_ERR_MSG_MAX) : 0;
 	has_body = rq->raw != NULL || rq->body != NULL;
 	n += (uint32_t) ((rlen > 0) + 1 /* caller */ + (rq->params != NULL) +
 	    (rq->query != NULL) + has_body + (iplen > 0) + (ualen > 0) +
-	    (rq->deadline != 0));
+	    (rq->deadline != 0) + (be != NULL) + (bemlen > 0));
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -312,6 +315,13 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 		goto out;
 	}
 	if (ualen > 0 && (rv = pk_str(&pk, "ua", rq->ua, ualen)) != 0) {
+		goto out;
+	}
+	if (be != NULL && (rv = pk_str(&pk, "be", be, strlen(be))) != 0) {
+		goto out;
+	}
+	if (bemlen > 0 &&
+	    (rv = pk_str(&pk, "bem", rq->body_err_msg, bemlen)) != 0) {
 		goto out;
 	}
 	if (rq->deadline != 0) {
@@ -469,6 +479,8 @@ enum {
 	K_P        = 1u << 16,
 	K_FX       = 1u << 17,
 	K_UA       = 1u << 18,
+	K_BE       = 1u << 19,
+	K_BEM      = 1u << 20,
 };
 
 static int
@@ -583,6 +595,37 @@ req_field(struct lc_req *rq, lc_str k, const msgpack_object *o, unsigned *mask)
 		}
 		memcpy(rq->ua, nz(o->via.str.ptr), o->via.str.size);
 		rq->ua[o->via.str.size] = '\0';
+		return (0);
+	}
+	if (lc_str_eqz(k, "be")) {
+		if ((rv = seen(mask, K_BE)) != 0) {
+			return (rv);
+		}
+		if (o->type != MSGPACK_OBJECT_STR) {
+			return (LC_EPROTO);
+		}
+		// Only the body errors of API.md §1.4 step 7.
+		rq->body_err =
+		    lc_err_from_code(nz(o->via.str.ptr), o->via.str.size);
+		if (rq->body_err != LC_EINVALID_JSON &&
+		    rq->body_err != LC_EINVALID_BODY &&
+		    rq->body_err != LC_EUNSUPPORTED_MEDIA_TYPE) {
+			rq->body_err = 0;
+			return (LC_EPROTO);
+		}
+		return (0);
+	}
+	if (lc_str_eqz(k, "bem")) {
+		if ((rv = seen(mask, K_BEM)) != 0) {
+			return (rv);
+		}
+		if (o->type != MSGPACK_OBJECT_STR ||
+		    o->via.str.size > LC_BODY_ERR_MSG_MAX ||
+		    !text_ok(o->via.str.ptr, o->via.str.size)) {
+			return (LC_EPROTO);
+		}
+		memcpy(rq->body_err_msg, nz(o->via.str.ptr), o->via.str.size);
+		rq->body_err_msg[o->via.str.size] = '\0';
 		return (0);
 	}
 	if (lc_str_eqz(k, "deadline")) {

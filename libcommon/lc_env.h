@@ -32,6 +32,8 @@ enum lc_caller_kind {
 };
 
 // A decoded (or to-be-encoded) request.
+#define LC_BODY_ERR_MSG_MAX 255
+
 struct lc_req {
 	int     v;
 	int     op;                  // enum lc_msg; -1 if the name is unknown
@@ -47,6 +49,12 @@ struct lc_req {
 	json_t *body;    // any JSON value, or NULL when absent
 	const void *raw; // raw body bytes (bin), borrowed from the message
 	size_t      raw_len;
+	// A body error the gateway found but left to the service (key "be",
+	// the error code, and "bem", its message): on routes whose access the
+	// service decides (RULE), API.md §1.4 puts that decision (step 6)
+	// before the body checks (step 7). 0: none (body is then as sent).
+	int  body_err;
+	char body_err_msg[LC_BODY_ERR_MSG_MAX + 1];
 };
 
 // A reply being built by a handler, or decoded by a client.

@@ -543,6 +543,48 @@ test_req_ua(void **state)
 	}
 }
 
+// The body error a gateway leaves to the service (keys be, bem): round
+// trip, and only the three body errors of API.md §1.4 step 7 decode.
+static void
+test_req_body_err(void **state)
+{
+	const char   *bad[] = { "internal_error", "forbidden", "nope" };
+	struct lc_req rq, back;
+	struct mp     m;
+	void         *buf = NULL;
+	size_t        len = 0;
+
+	(void) state;
+	lc_req_init(&rq);
+	rq.op       = LC_MSG_RECORDS_CREATE;
+	rq.body_err = LC_EINVALID_JSON;
+	snprintf(rq.body_err_msg, sizeof(rq.body_err_msg), "bad at byte 1");
+	assert_int_equal(lc_env_encode_req(&rq, &buf, &len), 0);
+	lc_req_init(&back);
+	assert_int_equal(lc_env_decode_req(buf, len, &back), 0);
+	assert_int_equal(back.body_err, LC_EINVALID_JSON);
+	assert_string_equal(back.body_err_msg, "bad at byte 1");
+	assert_null(back.body);
+	lc_req_fini(&back);
+	lc_free(buf);
+	lc_req_fini(&rq);
+	for (size_t i = 0; i < LC_NELEM(bad); i++) {
+		mp_init(&m);
+		msgpack_pack_map(&m.pk, 3);
+		mp_str(&m, "v");
+		msgpack_pack_int(&m.pk, 1);
+		mp_str(&m, "op");
+		mp_str(&m, "records.create");
+		mp_str(&m, "be");
+		mp_str(&m, bad[i]);
+		lc_req_init(&back);
+		assert_int_equal(
+		    lc_env_decode_req(m.sb.data, m.sb.size, &back), LC_EPROTO);
+		lc_req_fini(&back);
+		msgpack_sbuffer_destroy(&m.sb);
+	}
+}
+
 // Effects travel with the reply, also on an error reply.
 static void
 test_rep_fx(void **state)
@@ -591,6 +633,7 @@ main(void)
 		cmocka_unit_test(test_rep_raw),
 		cmocka_unit_test(test_rep_hostile),
 		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_req_body_err),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -103,6 +103,10 @@ data_h_records_bulk(
 		lc_rep_error(rp, rv, NULL, NULL);
 		goto out;
 	}
+	if (rq->body_err != 0) {
+		rv = data_body_err(rq, rp);
+		goto out;
+	}
 	if (arr == NULL) {
 		rv = data_fail(rp, LC_EINVALID_BODY,
 		    "Expected an array of records or {\"records\": [...]}.",
@@ -233,6 +237,9 @@ data_h_records_batch(
 	(void) data_param(rq, "collection", &name, &len);
 	if (!x.caller.admin && !x.caller.user) {
 		return (data_fail(rp, LC_EAUTH_REQUIRED, NULL, NULL));
+	}
+	if (rq->body_err != 0) {
+		return (data_body_err(rq, rp));
 	}
 	if (arr == NULL) {
 		return (data_fail(rp, LC_EINVALID_BODY,

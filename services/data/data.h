@@ -277,6 +277,11 @@ int data_dedupe_find(
 LC_NODISCARD int data_dedupe_store(struct data_worker *dw,
     const struct lc_req *rq, int status, const json_t *body);
 
+// (records.c) Answers the body error the gateway left to this service
+// (lc_req.body_err): called once the collection-level rule has passed
+// (API.md §1.4: access, step 6, before the body, step 7). Returns it.
+int data_body_err(const struct lc_req *rq, struct lc_rep *rp);
+
 /* ---- catalog.c ---- */
 
 // Inside a transaction: the collection named exactly name, or

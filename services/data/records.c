@@ -141,6 +141,7 @@ create(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 		goto out;
 	}
 	if ((rv = data_write_coll_for_create(&x, name, len, &c)) != 0 ||
+	    (rv = rq->body_err) != 0 ||
 	    (rv = data_write_create(&x, c, body, &rec, &field)) != 0 ||
 	    (rv = data_dedupe_store(x.dw, rq, 201, rec)) != 0 ||
 	    (rv = data_commit(x.dw)) != 0) {
@@ -150,7 +151,9 @@ create(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 	lc_rep_json(rp, 201, rec);
 	rec = NULL;
 out:
-	if (rv != 0) {
+	if (rv != 0 && rv == rq->body_err) {
+		(void) data_body_err(rq, rp);
+	} else if (rv != 0) {
 		lc_rep_error(rp, rv, NULL, field);
 	}
 	json_decref(rec);
@@ -374,7 +377,9 @@ change(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 	lc_rep_json(rp, status, rec);
 	rec = NULL;
 out:
-	if (rv != 0) {
+	if (rv != 0 && rv == rq->body_err) {
+		(void) data_body_err(rq, rp);
+	} else if (rv != 0) {
 		lc_rep_error(rp, rv, NULL, field);
 	}
 	json_decref(rec);
@@ -415,4 +420,12 @@ data_h_admin_records_delete(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 {
 	return (change(w, rq, rp, 1, OP_PURGE));
+}
+
+int
+data_body_err(const struct lc_req *rq, struct lc_rep *rp)
+{
+	lc_rep_error(rp, rq->body_err,
+	    rq->body_err_msg[0] != '\0' ? rq->body_err_msg : NULL, NULL);
+	return (rq->body_err);
 }

@@ -242,6 +242,11 @@ load_checked(struct data_wctx *x, struct data_coll *c, const char *id,
 	         r, &x->caller, 0, x->require_verified, &own)) != 0) {
 		return (rv);
 	}
+	// The gateway's body error (lc_req.body_err) comes after the
+	// collection-level rule and before the record (§1.4 steps 6-8).
+	if (x->rq != NULL && x->rq->body_err != 0) {
+		return (x->rq->body_err);
+	}
 	if ((rv = data_row_load(x->dw, c, id, len, row)) != 0) {
 		return (rv);
 	}

@@ -286,7 +286,6 @@ class RuleMatrixTest(DataTest):
         self.assertError(self.rec("POST", "/" + coll, {"v": 1}, token=self.owner.token),
                          403, "forbidden")
 
-    @unittest.skip('known gap (issue 4 open): the gateway answers body errors (step 7) before the data service can check the collection rule (step 6); needs an envelope flag')
     def test_collection_rule_before_body(self):
         """§1.4: endpoint access (step 6, which includes the collection-level
         rule check; only record-level checks come later) is decided before
