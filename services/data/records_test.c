@@ -20,86 +20,13 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "fixture_test.h"
 #include "lc_db.h"
 #include "lc_err.h"
 #include "lc_ids.h"
 #include "lc_msg.h"
 
-static char             dir[64];
-static struct lc_worker worker;
-
-static int
-setup(void **state)
-{
-	char path[128];
-
-	(void) state;
-	snprintf(dir, sizeof(dir), "/tmp/data_rt_XXXXXX");
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/data.db", dir);
-	memset(&worker, 0, sizeof(worker));
-	assert_int_equal(lc_db_open(path, &worker.db), 0);
-	assert_int_equal(
-	    lc_db_migrate(worker.db, data_migrations, data_nmigrations), 0);
-	assert_int_equal(data_worker_open(&worker), 0);
-	return (0);
-}
-
-static int
-teardown(void **state)
-{
-	char cmd[128];
-
-	(void) state;
-	data_worker_close(&worker);
-	lc_db_close(worker.db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
-	return (0);
-}
-
-// Runs handler fn as caller (NULL: anonymous; "admin"; else a user id)
-// with params, query and body given as JSON text. Returns the status;
-// *out gets the reply body (new reference).
-static int
-call(lc_handler_fn fn, const char *who, const char *rid, const char *params,
-    const char *query, const char *body, json_t **out)
-{
-	struct lc_req rq;
-	struct lc_rep rp;
-	int           status;
-
-	lc_req_init(&rq);
-	lc_rep_init(&rp);
-	snprintf(rq.op_name, sizeof(rq.op_name), "test");
-	snprintf(rq.rid, sizeof(rq.rid), "%s", rid != NULL ? rid : "");
-	json_decref(rq.caller);
-	if (who == NULL) {
-		rq.caller_kind = LC_CALLER_ANON;
-		rq.caller      = json_pack("{s:s}", "kind", "anon");
-	} else if (strcmp(who, "admin") == 0) {
-		rq.caller_kind = LC_CALLER_ADMIN;
-		rq.caller      = json_pack("{s:s}", "kind", "admin");
-	} else {
-		rq.caller_kind = LC_CALLER_USER;
-		rq.caller = json_pack("{s:s, s:s, s:[], s:b}", "kind", "user",
-		    "uid", who, "roles", "verified", 1);
-	}
-	json_decref(rq.params);
-	json_decref(rq.query);
-	rq.params = json_loads(params, 0, NULL);
-	rq.query  = json_loads(query != NULL ? query : "{}", 0, NULL);
-	rq.body =
-	    body != NULL ? json_loads(body, JSON_DECODE_ANY, NULL) : NULL;
-	assert_non_null(rq.params);
-	assert_non_null(rq.query);
-	(void) fn(&worker, &rq, &rp);
-	status = rp.status;
-	*out   = json_incref(rp.body);
-	lc_rep_fini(&rp);
-	lc_req_fini(&rq);
-	return (status);
-}
+#define call fx_call
 
 static const char *
 code_of(json_t *b)
