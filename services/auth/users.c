@@ -468,27 +468,15 @@ auth_user_changed(struct lc_worker *w, const char *id)
 	auth_user_fini(&u);
 }
 
-int
-auth_user_set_password(
-    struct lc_worker *w, const char *id, const char *pw_hash, int verified)
+// Runs st, an UPDATE of user id's row: LC_ENOT_FOUND when no row
+// changed, else queues user.changed. 0 or an LC_E* code.
+static int
+user_update_done(
+    struct lc_worker *w, sqlite3_stmt *st, const char *what, const char *id)
 {
-	// updated_at moves only when the hash or is_verified changes.
-	sqlite3_stmt *st = auth_stmt(w,
-	    "UPDATE users SET updated_at = CASE WHEN pw_hash IS ?2 AND "
-	    "is_verified = max(is_verified, ?3) THEN updated_at ELSE ?4 END, "
-	    "pw_hash = ?2, is_verified = max(is_verified, ?3) WHERE id = ?1");
-	int           rv;
+	int rv;
 
-	if (st == NULL || auth__bind_text(st, 1, id) != 0 ||
-	    (pw_hash != NULL
-	            ? auth__bind_text(st, 2, pw_hash)
-	            : (sqlite3_bind_null(st, 2) == SQLITE_OK ? 0 : 1)) != 0 ||
-	    sqlite3_bind_int(st, 3, verified == 1 ? 1 : 0) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, lc_now_ms()) != SQLITE_OK) {
-		lc_db_done(st);
-		return (LC_EINTERNAL);
-	}
-	if ((rv = auth__step_done(w, st, "set_password")) != 0) {
+	if ((rv = auth__step_done(w, st, what)) != 0) {
 		return (rv);
 	}
 	if (sqlite3_changes(auth_conn(w)) == 0) {
@@ -499,26 +487,40 @@ auth_user_set_password(
 }
 
 int
+auth_user_set_password(
+    struct lc_worker *w, const char *id, const char *pw_hash, int verified)
+{
+	// updated_at moves only when the hash or is_verified changes.
+	sqlite3_stmt *st = auth_stmt(w,
+	    "UPDATE users SET updated_at = CASE WHEN pw_hash IS ?2 AND "
+	    "is_verified = max(is_verified, ?3) THEN updated_at ELSE ?4 END, "
+	    "pw_hash = ?2, is_verified = max(is_verified, ?3) WHERE id = ?1");
+
+	if (st == NULL || auth__bind_text(st, 1, id) != 0 ||
+	    (pw_hash != NULL
+	            ? auth__bind_text(st, 2, pw_hash)
+	            : (sqlite3_bind_null(st, 2) == SQLITE_OK ? 0 : 1)) != 0 ||
+	    sqlite3_bind_int(st, 3, verified == 1 ? 1 : 0) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, lc_now_ms()) != SQLITE_OK) {
+		lc_db_done(st);
+		return (LC_EINTERNAL);
+	}
+	return (user_update_done(w, st, "set_password", id));
+}
+
+int
 auth_user_set_verified(struct lc_worker *w, const char *id)
 {
 	sqlite3_stmt *st = auth_stmt(w,
 	    "UPDATE users SET updated_at = CASE WHEN is_verified = 1 THEN "
 	    "updated_at ELSE ?2 END, is_verified = 1 WHERE id = ?1");
-	int           rv;
 
 	if (st == NULL || auth__bind_text(st, 1, id) != 0 ||
 	    sqlite3_bind_int64(st, 2, lc_now_ms()) != SQLITE_OK) {
 		lc_db_done(st);
 		return (LC_EINTERNAL);
 	}
-	if ((rv = auth__step_done(w, st, "set_verified")) != 0) {
-		return (rv);
-	}
-	if (sqlite3_changes(auth_conn(w)) == 0) {
-		return (LC_ENOT_FOUND);
-	}
-	auth_user_changed(w, id);
-	return (0);
+	return (user_update_done(w, st, "set_verified", id));
 }
 
 int
