@@ -665,9 +665,6 @@ lc_bus_server_open(
 		goto fail;
 	}
 	s->sock_open = 1;
-	if ((rv = listen_on(s->sock, cfg->url, "server")) != 0) {
-		goto fail;
-	}
 	for (int i = 0; i < n; i++) {
 		struct worker *wk = &s->wk[i];
 
@@ -713,6 +710,13 @@ lc_bus_server_open(
 	pthread_mutex_unlock(&s->mtx);
 	if (rv != 0) {
 		lc_log_err("BUS-OPEN", "worker init failed (%d)", rv);
+		goto fail;
+	}
+	// Listen only now, every context and worker ready: peers that
+	// reconnect at once meet a socket that can serve them, not a process
+	// still busy opening databases (the lost nng 1.5.2 handshakes of the
+	// guard above came with such bursts).
+	if ((rv = listen_on(s->sock, cfg->url, "server")) != 0) {
 		goto fail;
 	}
 	lc_log_debug("BUS-SERVE", "serving %s with %d workers", cfg->url, n);

@@ -301,9 +301,9 @@ db_prepare(struct lc_service *s)
  * is long enough that workers busy with slow requests do not count as
  * dead.
  */
-#define LIVENESS_EVERY_MS 3000
+#define LIVENESS_EVERY_MS 2000
 #define LIVENESS_WAIT_MS 1000
-#define LIVENESS_MS 15000
+#define LIVENESS_MS 8000
 
 // One check: a new connection to url, svc.ping, an answer. 1 if answered.
 static int
