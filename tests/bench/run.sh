@@ -189,6 +189,16 @@ if [ -n "$AUTH_OK" ]; then
 	R_A5flood=$($U wrk-parse "$OUT/wrk-A5flood.txt")
 fi
 
+# ---- data ----------------------------------------------------------------
+# tests/bench/data.sh: its own user and 1M-record collection on this
+# launcher; progress now (stderr), its table after the auth report.
+DATA_REPORT=$OUT/data-report.txt
+echo "data: not measured" >"$DATA_REPORT"
+if [ -n "$LPORT" ]; then
+	set -- $R_L1
+	sh tests/bench/data.sh "$LPORT" "$SECRET" "$OUT" "$DUR" "$CONNS" "$THREADS" "$1" >"$DATA_REPORT"
+fi
+
 # ---- report --------------------------------------------------------------
 set -- $R_hello; H_RPS=$1
 set -- $R_L0; L0_RPS=$1
@@ -238,6 +248,7 @@ printf '  %-44s %s (%s KiB)\n' "gateway RSS < 64 MiB, $IDLE idle conns" "$(verdi
 echo
 if [ -z "$AUTH_OK" ]; then
 	echo "auth: not measured"
+	echo; cat "$DATA_REPORT"
 	exit 0
 fi
 printf '%-34s %10s %9s %9s %9s %8s %7s\n' "auth (conns)" rps p50_ms p99_ms vs_L1 non2xx errors
@@ -279,4 +290,6 @@ for n in A1 A2 A3 A4 A5 A5flood; do
 	eval "b=\$(bad \"\$R_$n\")"
 	[ "$b" -gt 0 ] 2>/dev/null && echo "  note: $n had $b non-2xx responses or socket errors; its numbers are not valid"
 done
+echo
+cat "$DATA_REPORT"
 exit 0

@@ -21,6 +21,29 @@
                                             DIR/auth-refresh.txt; writes
                                             DIR/auth-jwt, auth-key,
                                             auth-email, auth-password
+  util.py data-seed PORT TOKEN DIR C N CONNS MAXSEC
+                                            for the data benchmarks: a user
+                                            (JWT in DIR/data-jwt), collection
+                                            C (read public, create
+                                            authenticated, update/delete
+                                            owner), indexes on cat and score,
+                                            then N small records by POST
+                                            /C/bulk (500 each) over CONNS
+                                            connections with the user's JWT,
+                                            stopping early after MAXSEC s;
+                                            sample ids -> DIR/data-ids.txt;
+                                            prints "<records> <seconds>
+                                            <records/s>"
+  util.py data-walk PORT TOKEN PATH PAGES   follows next_cursor from PATH
+                                            (a list URL) to page PAGES;
+                                            prints "<after> <page> <seconds>"
+  util.py data-cursor PORT TOKEN PATH PAGE  next_cursor of PATH&page=PAGE
+                                            (the `after` of page PAGE+1)
+  util.py data-time PORT TOKEN PATH N       N sequential GETs (after one
+                                            untimed); prints "<status of the
+                                            last> <p50_ms> <max_ms>"
+  util.py data-probe PORT TOKEN PATH        one GET; prints "<status>
+                                            <total|count|-> <items|->"
 """
 
 import concurrent.futures
@@ -233,6 +256,207 @@ def auth_seed(port, token, out_dir, n):
     return 0
 
 
+# ---- data benchmarks (tests/bench/data.sh) ----------------------------------
+
+class Conn:
+    """A keep-alive connection; a GET is retried once on a dropped socket
+    (a write is not: it might have been applied)."""
+
+    def __init__(self, port, token=None):
+        self.port, self.token, self.c = port, token, None
+
+    def req(self, method, path, body=None, raw=None):
+        h = {}
+        if self.token:
+            h["Authorization"] = "Bearer " + self.token
+        if body is not None:
+            raw = json.dumps(body).encode()
+        if raw is not None:
+            h["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            if self.c is None:
+                self.c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+            try:
+                self.c.request(method, path, body=raw, headers=h)
+                r = self.c.getresponse()
+                return r.status, r.read()
+            except (http.client.HTTPException, OSError):
+                self.c.close()
+                self.c = None
+                if attempt or method != "GET":
+                    raise
+
+
+# word pool of the text column; RARE is in every 1000th record (0.1%)
+DATA_WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf",
+              "hotel", "india", "juliet", "kilo", "lima", "mike", "november",
+              "oscar", "papa", "quebec", "romeo", "sierra", "tango")
+DATA_RARE = "zephyrine"
+
+
+def data_record(i):
+    # cat: i % 100 (cat:eq:42 matches 1%); score: a permutation-like spread;
+    # views: PATCHed by the bench; title: 3 words (+ the rare one).
+    w = DATA_WORDS
+    t = "%s %s %s %d" % (w[i % 20], w[(i // 20) % 20], w[(i // 400) % 20], i)
+    if i % 1000 == 7:
+        t += " " + DATA_RARE
+    return '{"cat":%d,"score":%d,"views":0,"title":"%s"}' % (
+        i % 100, (i * 7919) % 1000003, t)
+
+
+def data_seed(port, token, out_dir, coll, n, conns, maxsec):
+    port, n, conns, maxsec = int(port), int(n), int(conns), float(maxsec)
+    admin = Conn(port, token)
+    st, data = admin.req("PATCH", "/api/v1/admin/settings",
+                         {"access_token_ttl_seconds": 3600})
+    if st != 200:
+        print("PATCH access_token_ttl_seconds -> %s %s" % (st, data[:200]))
+        return 1
+    tag = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
+    st, data = Conn(port).req("POST", "/api/v1/auth/register",
+                              {"email": "bench-data-%s@example.com" % tag,
+                               "password": BENCH_PASSWORD})
+    if st != 201:
+        print("register -> %s %s" % (st, data[:200]))
+        return 1
+    jwt = json.loads(data)["access_token"]
+    admin.req("DELETE", "/api/v1/admin/collections/" + coll)
+    st, data = admin.req("POST", "/api/v1/admin/collections",
+                         {"name": coll, "rules": {"read": "public", "create": "authenticated",
+                                                  "update": "owner", "delete": "owner"}})
+    if st != 201:
+        print("create collection -> %s %s" % (st, data[:200]))
+        return 1
+    user = Conn(port, jwt)
+    bulk = "/api/v1/%s/bulk" % coll
+    # the first batch creates the columns, then the indexes (so that the
+    # bulk inserts maintain them, as in an app that declared them first)
+    first = min(500, n)
+    st, data = user.req("POST", bulk, raw=("[" + ",".join(
+        data_record(i) for i in range(first)) + "]").encode())
+    if st != 201:
+        print("bulk -> %s %s" % (st, data[:200]))
+        return 1
+    ids = re.findall(rb'"_id":"([0-9A-Z]{26})"', data)[::10]
+    for col in ("cat", "score"):
+        st, d = admin.req("POST", "/api/v1/admin/collections/%s/indexes" % coll,
+                          {"column": col})
+        if st != 201:
+            print("index %s -> %s %s" % (col, st, d[:200]))
+            return 1
+    nreq = (n - first + 499) // 500
+    t0 = time.monotonic()
+    deadline = t0 + maxsec
+    err = []
+
+    def worker(k):
+        c = Conn(port, jwt)
+        done, mine = 0, []
+        j = k
+        while j < nreq and not err:
+            if time.monotonic() > deadline:
+                break
+            lo = first + j * 500
+            hi = min(lo + 500, n)
+            body = ("[" + ",".join(data_record(i) for i in range(lo, hi)) + "]").encode()
+            try:
+                st, d = c.req("POST", bulk, raw=body)
+            except (http.client.HTTPException, OSError) as e:
+                err.append("bulk: %s" % e)
+                break
+            if st != 201:
+                err.append("bulk -> %s %s" % (st, d[:200]))
+                break
+            done += hi - lo
+            if j % 4 == 0:
+                # ~1000 ids spread over the collection for GET and PATCH
+                mine.extend(re.findall(rb'"_id":"([0-9A-Z]{26})"', d)[::200])
+            j += conns
+        return done, mine
+
+    with concurrent.futures.ThreadPoolExecutor(conns) as ex:
+        res = list(ex.map(worker, range(conns)))
+    dt = time.monotonic() - t0
+    if err:
+        print("seeding failed: %s" % err[0])
+        return 1
+    seeded = sum(r[0] for r in res)
+    for r in res:
+        ids.extend(r[1])
+    random.shuffle(ids)
+    with open(os.path.join(out_dir, "data-jwt"), "w") as f:
+        f.write(jwt)
+    with open(os.path.join(out_dir, "data-ids.txt"), "w") as f:
+        f.write("\n".join(i.decode() for i in ids) + "\n")
+    print("%d %.2f %.0f" % (first + seeded, dt, seeded / dt if dt > 0 else 0))
+    return 0
+
+
+def data_walk(port, token, path, pages):
+    port, pages = int(port), int(pages)
+    c = Conn(port, token)
+    sep = "&" if "?" in path else "?"
+    after, page = None, 1
+    t0 = time.monotonic()
+    while page < pages:
+        st, data = c.req("GET", path + (sep + "after=" + after if after else ""))
+        if st != 200:
+            print("page %d -> %s %s" % (page + 1, st, data[:200]))
+            return 1
+        nxt = json.loads(data).get("next_cursor")
+        if not nxt:
+            break
+        after, page = nxt, page + 1
+    print("%s %d %.2f" % (after or "-", page, time.monotonic() - t0))
+    return 0
+
+
+def data_cursor(port, token, path, page):
+    sep = "&" if "?" in path else "?"
+    st, data = Conn(int(port), token).req("GET", "%s%spage=%d" % (path, sep, int(page)))
+    if st != 200:
+        print("page %s -> %s %s" % (page, st, data[:200]))
+        return 1
+    print(json.loads(data).get("next_cursor") or "-")
+    return 0
+
+
+def data_time(port, token, path, n):
+    c = Conn(int(port), token)
+    st, _ = c.req("GET", path)
+    ts = []
+    for _ in range(int(n)):
+        t0 = time.monotonic()
+        st, _ = c.req("GET", path)
+        ts.append(1000 * (time.monotonic() - t0))
+    ts.sort()
+    print("%s %.3f %.3f" % (st, ts[len(ts) // 2], ts[-1]))
+    return 0
+
+
+def data_probe(port, token, path):
+    try:
+        st, data = Conn(int(port), token).req("GET", path)
+    except (http.client.HTTPException, OSError) as e:
+        print("error %s" % e)
+        return 1
+    tot, items = "-", "-"
+    try:
+        j = json.loads(data)
+        if isinstance(j, dict):
+            if "total" in j:
+                tot = j["total"]
+            elif "count" in j:
+                tot = j["count"]
+            if isinstance(j.get("items"), list):
+                items = len(j["items"])
+    except ValueError:
+        pass
+    print(st, tot, items)
+    return 0
+
+
 def main(a):
     cmd = a[0]
     if cmd == "freeport":
@@ -262,6 +486,16 @@ def main(a):
         return wrk_parse(a[1])
     if cmd == "auth-seed":
         return auth_seed(a[1], a[2], a[3], a[4])
+    if cmd == "data-seed":
+        return data_seed(*a[1:8])
+    if cmd == "data-walk":
+        return data_walk(a[1], a[2], a[3], a[4])
+    if cmd == "data-cursor":
+        return data_cursor(a[1], a[2], a[3], a[4])
+    if cmd == "data-time":
+        return data_time(a[1], a[2], a[3], a[4])
+    if cmd == "data-probe":
+        return data_probe(a[1], a[2], a[3])
     print(__doc__)
     return 2
 
