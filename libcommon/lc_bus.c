@@ -1591,9 +1591,8 @@ survey_reopen(struct lc_survey *s)
 {
 	pthread_mutex_lock(&s->mtx);
 	lc_log_warn("BUS-SURVEY",
-	    "%d of %d respondents for %d ms: listening afresh on %s",
-	    atomic_load(&s->peers), atomic_load(&s->expect), SURVEY_SHORT_MS,
-	    s->url);
+	    "%d of %d respondents: listening afresh on %s",
+	    atomic_load(&s->peers), atomic_load(&s->expect), s->url);
 	nng_close(s->sock); // waits for its pipes: no late notifications
 	atomic_store(&s->peers, 0);
 	if (survey_sock_open(s) != 0) {
@@ -1622,6 +1621,7 @@ survey_ping_main(void *arg)
 	(void) snprintf(rq.op_name, sizeof(rq.op_name), "%s",
 	    lc_msg_name(LC_MSG_SVC_PING));
 	int64_t short_since = 0;
+	int64_t short_wait  = SURVEY_SHORT_MS; // doubles while under 60 s
 
 	for (;;) {
 		struct timespec until = mono_after(SURVEY_PING_MS);
@@ -1644,13 +1644,18 @@ survey_ping_main(void *arg)
 		if (want > 0 && atomic_load(&s->peers) < want) {
 			if (short_since == 0) {
 				short_since = lc_mono_ms();
-			} else if (lc_mono_ms() - short_since >=
-			    SURVEY_SHORT_MS) {
+			} else if (lc_mono_ms() - short_since >= short_wait) {
+				// A respondent really gone (a service not
+				// run) is not worth a re-listen every 6 s.
 				short_since = 0;
+				short_wait  = short_wait < 10 * SURVEY_SHORT_MS
+				     ? short_wait * 2
+				     : short_wait;
 				survey_reopen(s);
 			}
 		} else {
 			short_since = 0;
+			short_wait  = SURVEY_SHORT_MS;
 		}
 		if (pthread_mutex_trylock(&s->mtx) != 0) {
 			continue; // a real survey is running: it counts

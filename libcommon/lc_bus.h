@@ -162,9 +162,10 @@ struct lc_resp;
 LC_NODISCARD int lc_survey_open(const char *url, struct lc_survey **out);
 void             lc_survey_close(struct lc_survey *s);
 int              lc_survey_peers(struct lc_survey *s);
-// The number of respondents that should be connected: fewer for 6 s and
-// the surveyor listens afresh (nng 1.5.2 can stop finishing handshakes on
-// a listener; lc_bus.c). 0 (the default): no such check.
+// The number of respondents that should be connected: fewer for 6 s (then
+// 12, 24, ... while some stay missing) and the surveyor listens afresh
+// (nng 1.5.2 can stop finishing handshakes on a listener; lc_bus.c). 0 (the
+// default): no such check.
 void lc_survey_expect(struct lc_survey *s, int n);
 // Sends rq to every connected respondent and collects reply bodies until
 // all connected peers have answered or timeout_ms passes. *out is a new
