@@ -384,6 +384,34 @@ auth_email_tokens_drop(struct lc_worker *w, const char *uid)
 
 /* ---- handlers ---- */
 
+// The start of forgot-password and magic-link: the switch (403 first,
+// §2.7), the e-mail argument, then a write transaction (left open on 0)
+// and the account of that e-mail, if any (*found).
+static int
+email_lookup(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
+    const char *switch_key, char *email, size_t size, struct auth_user *u,
+    int *found)
+{
+	int rv;
+
+	if (!lc_settings_bool(switch_key)) {
+		return (LC_EAUTH_METHOD_DISABLED);
+	}
+	if ((rv = email_arg(rq, rp, email, size)) != 0) {
+		return (rv);
+	}
+	if ((rv = auth_begin(w)) != 0) {
+		return (rv);
+	}
+	rv = auth_user_by_email(w, email, u);
+	if (rv != 0 && rv != LC_ENOT_FOUND) {
+		auth_rollback(w);
+		return (rv);
+	}
+	*found = rv == 0;
+	return (0);
+}
+
 int
 auth_h_forgot_password(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
@@ -394,21 +422,10 @@ auth_h_forgot_password(
 	int              found;
 	int              rv;
 
-	if (!lc_settings_bool("auth_password_enabled")) {
-		return (LC_EAUTH_METHOD_DISABLED);
-	}
-	if ((rv = email_arg(rq, rp, email, sizeof(email))) != 0) {
+	if ((rv = email_lookup(w, rq, rp, "auth_password_enabled", email,
+	         sizeof(email), &u, &found)) != 0) {
 		return (rv);
 	}
-	if ((rv = auth_begin(w)) != 0) {
-		return (rv);
-	}
-	rv = auth_user_by_email(w, email, &u);
-	if (rv != 0 && rv != LC_ENOT_FOUND) {
-		auth_rollback(w);
-		return (rv);
-	}
-	found = rv == 0;
 	// Same statements either way; without an account the row goes again.
 	if ((rv = token_issue(w, KIND_RESET, found ? u.id : NULL, email,
 	         AUTH_RESET_TTL_MS, !found, &tok)) != 0) {
@@ -574,21 +591,10 @@ auth_h_magic_link(
 	int              send;
 	int              rv;
 
-	if (!lc_settings_bool("auth_magic_link_enabled")) {
-		return (LC_EAUTH_METHOD_DISABLED);
-	}
-	if ((rv = email_arg(rq, rp, email, sizeof(email))) != 0) {
+	if ((rv = email_lookup(w, rq, rp, "auth_magic_link_enabled", email,
+	         sizeof(email), &u, &found)) != 0) {
 		return (rv);
 	}
-	if ((rv = auth_begin(w)) != 0) {
-		return (rv);
-	}
-	rv = auth_user_by_email(w, email, &u);
-	if (rv != 0 && rv != LC_ENOT_FOUND) {
-		auth_rollback(w);
-		return (rv);
-	}
-	found = rv == 0;
 	// An existing account gets a sign-in link; a missing one a sign-up
 	// link while registration is open; otherwise nothing is sent (the
 	// same statements still run: see the top of the file).

@@ -473,6 +473,20 @@ auth_h_totp_setup(
 	return (0);
 }
 
+// The end of a 2FA change of user uid: user.changed, COMMIT, {"ok":true}.
+static int
+change_commit(struct lc_worker *w, struct lc_rep *rp, const char *uid)
+{
+	int rv;
+
+	auth_user_changed(w, uid);
+	if ((rv = auth_commit(w, rp)) != 0) {
+		return (rv);
+	}
+	lc_rep_json(rp, 200, json_pack("{s:b}", "ok", 1));
+	return (0);
+}
+
 int
 auth_h_totp_enable(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
@@ -531,13 +545,8 @@ auth_h_totp_enable(
 	if ((rv = step_done(w, st, "totp_enable")) != 0) {
 		goto fail;
 	}
-	auth_user_changed(w, uid);
 	totp_row_wipe(&r);
-	if ((rv = auth_commit(w, rp)) != 0) {
-		return (rv);
-	}
-	lc_rep_json(rp, 200, json_pack("{s:b}", "ok", 1));
-	return (0);
+	return (change_commit(w, rp, uid));
 fail:
 	auth_rollback(w);
 	totp_row_wipe(&r);
@@ -617,13 +626,8 @@ auth_h_totp_disable(
 	if ((rv = step_done(w, st, "totp_disable challenges")) != 0) {
 		goto fail;
 	}
-	auth_user_changed(w, uid);
 	totp_row_wipe(&r);
-	if ((rv = auth_commit(w, rp)) != 0) {
-		return (rv);
-	}
-	lc_rep_json(rp, 200, json_pack("{s:b}", "ok", 1));
-	return (0);
+	return (change_commit(w, rp, uid));
 fail:
 	auth_rollback(w);
 	totp_row_wipe(&r);
