@@ -17,6 +17,7 @@
 #include "lc_log.h"
 
 #define DB_BUSY_MS 5000
+#define DB_MMAP_BYTES "4294967296" // 4 GiB of address space per connection
 
 static int
 sql_err(sqlite3 *db, int sr)
@@ -67,7 +68,8 @@ lc_db_open(const char *path, sqlite3 **out)
 	if ((rv = lc_db_exec(db,
 	         "PRAGMA journal_mode=WAL;"
 	         "PRAGMA synchronous=NORMAL;"
-	         "PRAGMA foreign_keys=ON;")) != 0) {
+	         "PRAGMA foreign_keys=ON;"
+	         "PRAGMA mmap_size=" DB_MMAP_BYTES ";")) != 0) {
 		lc_log_err("LC-DB-OPEN", "%s: pragmas failed", path);
 		goto out;
 	}

@@ -4,6 +4,7 @@
  */
 #include "lc_store.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -145,15 +146,27 @@ lc_stmts_get(struct lc_stmts *c, const char *sql)
 
 /* ---- the writer ---- */
 
+#define WRITER_CACHE_KIB "65536" // 64 MiB
 #define WRITER_STMTS_MAX 1024
 #define CKPT_PAGES 1000 // SQLite's own wal_autocheckpoint default
 #define CKPT_IDLE_MS 1000
 #define CKPT_TRUNCATE_PAGES 16384 // 64 MiB of 4 KiB pages
 
 struct lc_writer {
-	pthread_mutex_t  mu;
+	pthread_mutex_t  mu; // held by the worker running statements on conn
 	sqlite3         *conn;
 	struct lc_stmts *stmts;
+	// Group commit (see lc_store.h). open and the member list are only
+	// touched under mu; done/rv of members under gmu.
+	atomic_int      waiting; // workers blocked on mu to write
+	int             open;    // a transaction is open on conn
+	struct lc_txn  *head;    // members whose savepoint is released
+	struct lc_txn  *tail;
+	int             nmembers;
+	pthread_mutex_t gmu;
+	pthread_cond_t  gcv;
+	unsigned long   commits; // under mu
+	unsigned long   carried;
 	// The checkpointer: its own connection and thread.
 	sqlite3        *ck_conn;
 	pthread_t       ck_thread;
@@ -208,6 +221,11 @@ checkpoint(struct lc_writer *wr)
 		return;
 	}
 	(void) pthread_mutex_lock(&wr->mu);
+	if (wr->open) {
+		// A group is between members: it cannot wait for us.
+		(void) pthread_mutex_unlock(&wr->mu);
+		return;
+	}
 	if (sqlite3_wal_checkpoint_v2(wr->ck_conn, NULL,
 	        SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt) != SQLITE_OK) {
 		lc_log_warn("LC-STORE", "WAL truncate: %s",
@@ -262,6 +280,9 @@ lc_writer_open(const char *path, struct lc_writer **out)
 		return (rv);
 	}
 	(void) pthread_mutex_init(&wr->mu, NULL);
+	(void) pthread_mutex_init(&wr->gmu, NULL);
+	(void) pthread_cond_init(&wr->gcv, NULL);
+	atomic_init(&wr->waiting, 0);
 	(void) pthread_mutex_init(&wr->ck_mu, NULL);
 	(void) pthread_cond_init(&wr->ck_cv, NULL);
 	if (pthread_create(&wr->ck_thread, NULL, checkpointer, wr) != 0) {
@@ -270,6 +291,12 @@ lc_writer_open(const char *path, struct lc_writer **out)
 		lc_db_close(wr->conn);
 		lc_free(wr);
 		return (LC_EINTERNAL);
+	}
+	// the writer's cache: pages written to the WAL are read back through
+	// it (mmap covers only the main file)
+	if (lc_db_exec(wr->conn, "PRAGMA cache_size=-" WRITER_CACHE_KIB) !=
+	    0) {
+		lc_log_warn("LC-STORE", "cannot size the writer's cache");
 	}
 	(void) sqlite3_wal_hook(wr->conn, wal_hook, wr);
 	wr->stmts = lc_stmts_new(wr->conn, WRITER_STMTS_MAX);
@@ -293,8 +320,20 @@ lc_writer_close(struct lc_writer *wr)
 	lc_db_close(wr->ck_conn);
 	(void) pthread_cond_destroy(&wr->ck_cv);
 	(void) pthread_mutex_destroy(&wr->ck_mu);
+	(void) pthread_cond_destroy(&wr->gcv);
+	(void) pthread_mutex_destroy(&wr->gmu);
 	(void) pthread_mutex_destroy(&wr->mu);
 	lc_free(wr);
+}
+
+void
+lc_writer_stats(
+    struct lc_writer *wr, unsigned long *commits, unsigned long *members)
+{
+	(void) pthread_mutex_lock(&wr->mu);
+	*commits = wr->commits;
+	*members = wr->carried;
+	(void) pthread_mutex_unlock(&wr->mu);
 }
 
 /* ---- transactions ---- */
@@ -368,14 +407,106 @@ run(struct lc_txn *t, const char *sql)
 	return ((sr & 0xff) == SQLITE_BUSY ? LC_EUNAVAILABLE : LC_EINTERNAL);
 }
 
+// Ends a read transaction, or a write one without a writer.
 static void
 release(struct lc_txn *t)
 {
-	if (writing_on_writer(t)) {
-		(void) pthread_mutex_unlock(&t->wr->mu);
-	}
 	t->state = LC_TXN_NONE;
 	json_array_clear(t->events);
+}
+
+static void
+publish(const struct lc_txn *t)
+{
+	json_t *ev;
+	size_t  i;
+
+	if (t->pub == NULL) {
+		return;
+	}
+	json_array_foreach(t->events, i, ev)
+	{
+		(void) lc_pub_send(t->pub,
+		    (int) json_integer_value(json_array_get(ev, 0)),
+		    json_array_get(ev, 1));
+	}
+}
+
+// Under wr->mu, with the group's transaction open: COMMIT when rv is 0
+// (else, or when COMMIT fails, ROLLBACK), then publishes the members'
+// events in order (after a COMMIT) and wakes them with the result. t is
+// the caller's transaction (its statements run the SQL).
+static int
+group_end(struct lc_txn *t, int rv)
+{
+	struct lc_writer *wr = t->wr;
+	struct lc_txn    *m;
+
+	if (rv == 0) {
+		rv = run(t, "COMMIT");
+	}
+	if (rv != 0 && !sqlite3_get_autocommit(wr->conn)) {
+		(void) run(t, "ROLLBACK");
+	}
+	wr->open = 0;
+	if (rv == 0) {
+		wr->commits++;
+		wr->carried += (unsigned long) wr->nmembers;
+		for (m = wr->head; m != NULL; m = m->next) {
+			publish(m);
+		}
+	}
+	(void) pthread_mutex_lock(&wr->gmu);
+	for (m = wr->head; m != NULL; m = m->next) {
+		m->rv   = rv;
+		m->done = 1;
+	}
+	(void) pthread_cond_broadcast(&wr->gcv);
+	(void) pthread_mutex_unlock(&wr->gmu);
+	wr->head = wr->tail = NULL;
+	wr->nmembers        = 0;
+	return (rv);
+}
+
+// Takes the writer for t (state already WRITE): waits for it, opens the
+// group's transaction when none is open, then t's savepoint.
+static int
+writer_take(struct lc_txn *t)
+{
+	struct lc_writer *wr = t->wr;
+	int               rv;
+
+	(void) atomic_fetch_add(&wr->waiting, 1);
+	(void) pthread_mutex_lock(&wr->mu);
+	(void) atomic_fetch_sub(&wr->waiting, 1);
+	lc_stmts_trim(wr->stmts);
+	if (!wr->open) {
+		if ((rv = run(t, "BEGIN IMMEDIATE")) != 0) {
+			(void) pthread_mutex_unlock(&wr->mu);
+			return (rv);
+		}
+		wr->open = 1;
+	}
+	if ((rv = run(t, "SAVEPOINT lc_member")) != 0) {
+		(void) group_end(t, rv);
+		(void) pthread_mutex_unlock(&wr->mu);
+	}
+	return (rv);
+}
+
+// Under wr->mu, t's savepoint gone: the group commits now when no one
+// else will take it over, else it stays open for the next taker.
+static void
+writer_leave(struct lc_txn *t)
+{
+	struct lc_writer *wr = t->wr;
+
+	if (wr->open && wr->nmembers == 0) {
+		(void) group_end(t, LC_EINTERNAL); // nothing to keep: ROLLBACK
+	} else if (wr->open && atomic_load(&wr->waiting) == 0) {
+		(void) group_end(t, 0);
+	}
+	(void) pthread_mutex_unlock(&wr->mu);
 }
 
 static int
@@ -390,9 +521,12 @@ begin(struct lc_txn *t, enum lc_txn_state state, const char *sql)
 	json_array_clear(t->events);
 	t->state = state;
 	if (writing_on_writer(t)) {
-		(void) pthread_mutex_lock(&t->wr->mu);
+		if ((rv = writer_take(t)) != 0) {
+			release(t);
+		}
+		return (rv);
 	}
-	lc_stmts_trim(active_stmts(t));
+	lc_stmts_trim(t->stmts);
 	if ((rv = run(t, sql)) != 0) {
 		release(t);
 	}
@@ -414,41 +548,90 @@ lc_txn_begin_write(struct lc_txn *t)
 void
 lc_txn_rollback(struct lc_txn *t)
 {
+	struct lc_writer *wr = t->wr;
+
 	if (t->state == LC_TXN_NONE) {
 		return;
 	}
-	// SQLite may have rolled back already (some errors do).
-	if (!sqlite3_get_autocommit(lc_txn_db(t))) {
-		(void) run(t, "ROLLBACK");
+	if (!writing_on_writer(t)) {
+		// SQLite may have rolled back already (some errors do).
+		if (!sqlite3_get_autocommit(t->conn)) {
+			(void) run(t, "ROLLBACK");
+		}
+		release(t);
+		return;
 	}
+	if (sqlite3_get_autocommit(wr->conn)) {
+		// SQLite rolled back the whole transaction: the group's
+		// earlier members lost their writes too.
+		(void) group_end(t, LC_EINTERNAL);
+	} else if (run(t, "ROLLBACK TO lc_member") != 0 ||
+	    run(t, "RELEASE lc_member") != 0) {
+		(void) group_end(t, LC_EINTERNAL);
+	}
+	writer_leave(t);
 	release(t);
 }
 
 int
 lc_txn_commit(struct lc_txn *t, struct lc_pub *pub, struct lc_rep *rp)
 {
-	json_t *ev;
-	size_t  i;
-	int     rv;
+	struct lc_writer *wr = t->wr;
+	json_t           *ev;
+	size_t            i;
+	int               rv;
 
 	if (t->state == LC_TXN_NONE) {
 		lc_log_err("LC-TXN", "commit outside a transaction");
 		return (LC_EINTERNAL);
 	}
-	if ((rv = run(t, "COMMIT")) != 0) {
+	t->pub  = pub;
+	t->next = NULL;
+	t->done = 0;
+	t->rv   = 0;
+	if (!writing_on_writer(t)) {
+		if ((rv = run(t, "COMMIT")) != 0) {
+			lc_txn_rollback(t);
+			return (rv);
+		}
+		publish(t);
+	} else if (sqlite3_get_autocommit(wr->conn) ||
+	    run(t, "RELEASE lc_member") != 0) {
 		lc_txn_rollback(t);
-		return (rv);
+		return (LC_EINTERNAL);
+	} else {
+		// t joins the group: the last member commits it
+		if (wr->tail != NULL) {
+			wr->tail->next = t;
+		} else {
+			wr->head = t;
+		}
+		wr->tail = t;
+		wr->nmembers++;
+		if (atomic_load(&wr->waiting) > 0 &&
+		    wr->nmembers < LC_GROUP_MAX) {
+			(void) pthread_mutex_unlock(&wr->mu);
+			(void) pthread_mutex_lock(&wr->gmu);
+			while (!t->done) {
+				(void) pthread_cond_wait(&wr->gcv, &wr->gmu);
+			}
+			(void) pthread_mutex_unlock(&wr->gmu);
+			rv = t->rv;
+		} else {
+			rv = group_end(t, 0);
+			(void) pthread_mutex_unlock(&wr->mu);
+		}
+		if (rv != 0) {
+			release(t);
+			return (rv);
+		}
 	}
 	json_array_foreach(t->events, i, ev)
 	{
-		int topic = (int) json_integer_value(json_array_get(ev, 0));
-		json_t *p = json_array_get(ev, 1);
-
-		if (pub != NULL) {
-			(void) lc_pub_send(pub, topic, p);
-		}
 		if (rp != NULL) {
-			lc_rep_effect(rp, topic, json_incref(p));
+			lc_rep_effect(rp,
+			    (int) json_integer_value(json_array_get(ev, 0)),
+			    json_incref(json_array_get(ev, 1)));
 		}
 	}
 	release(t);

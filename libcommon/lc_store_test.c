@@ -4,7 +4,9 @@
  * other across threads, reads stay on the worker's connection), commit
  * (events attached to the reply as effects, in order; none on rollback or
  * a failed commit) and the background checkpointer (the WAL is copied
- * back without any COMMIT doing it).
+ * back without any COMMIT doing it), and group commit (concurrent writers
+ * share COMMITs, a member's rollback undoes only its own writes, and a
+ * commit returns only once its write is durable and visible).
  */
 // cmocka.h needs these first; clang-format would sort it above them.
 // clang-format off
@@ -333,11 +335,100 @@ test_wal_truncated(void **state)
 	lc_writer_close(wr);
 }
 
+struct grouper {
+	struct lc_writer *wr;
+	int               id;
+	int               lost; // rows committed but not visible on return
+};
+
+// 40 transactions of 1 row each; every third rolls back instead. Each
+// holds the writer ~1 ms so the others queue and groups form. After each
+// commit returns, the row must be visible on another connection.
+static void *
+group_member(void *arg)
+{
+	struct grouper *g = arg;
+	sqlite3        *db;
+	struct lc_txn   t;
+	char            sql[96];
+
+	assert_int_equal(lc_db_open(path, &db), 0);
+	lc_txn_init(&t, db, g->wr);
+	for (int i = 0; i < 40; i++) {
+		sqlite3_stmt *st;
+		int           k = g->id * 1000 + i;
+
+		assert_int_equal(lc_txn_begin_write(&t), 0);
+		snprintf(sql, sizeof(sql),
+		    "INSERT INTO t (k, v) VALUES (%d, 'g')", k);
+		st = lc_txn_stmt(&t, sql);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		lc_db_done(st);
+		usleep(1000);
+		if (i % 3 == 2) {
+			lc_txn_rollback(&t);
+			continue;
+		}
+		assert_int_equal(lc_txn_commit(&t, NULL, NULL), 0);
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM t WHERE k = %d", k);
+		st = lc_txn_stmt(&t, sql);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			g->lost++;
+		}
+		lc_db_done(st);
+	}
+	lc_txn_fini(&t);
+	lc_db_close(db);
+	return (NULL);
+}
+
+static void
+test_group_commit(void **state)
+{
+	struct grouper    g[8];
+	pthread_t         th[8];
+	sqlite3          *db;
+	sqlite3_stmt     *st;
+	unsigned long     commits;
+	unsigned long     members;
+	struct lc_writer *wr;
+
+	(void) state;
+	assert_int_equal(lc_writer_open(path, &wr), 0);
+	for (int i = 0; i < 8; i++) {
+		g[i] = (struct grouper) { .wr = wr, .id = i + 1 };
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, group_member, &g[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(g[i].lost, 0);
+	}
+	lc_writer_stats(wr, &commits, &members);
+	// 8 x 27 commits; fewer COMMITs than that, so groups formed
+	assert_int_equal(members, 8 * 27);
+	assert_true(commits < members);
+	assert_int_equal(lc_db_open(path, &db), 0);
+	assert_int_equal(count(db), 8 * 27);
+	// no row of a rolled-back member survived
+	assert_int_equal(
+	    lc_db_prepare(
+	        db, "SELECT count(*) FROM t WHERE k % 1000 % 3 = 2", &st),
+	    0);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	sqlite3_finalize(st);
+	lc_db_close(db);
+	lc_writer_close(wr);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_stmts, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_group_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -27,7 +27,9 @@ coll_clear(struct data_coll *c)
 {
 	for (size_t i = 0; i < c->ncols; i++) {
 		lc_free((char *) (uintptr_t) c->cols[i].name);
+		lc_free((char *) (uintptr_t) c->cols[i].index);
 	}
+	c->id_index[0] = '\0';
 	lc_free(c->cols);
 	lc_free(c->pos);
 	c->cols  = NULL;
@@ -100,6 +102,48 @@ data_catalog_bump(struct data_worker *dw)
 	return (sr == SQLITE_DONE ? 0 : sql_fail(dw, "catalog bump"));
 }
 
+// Finds, for _id and each column of c, an index (not partial) that starts
+// with it: list.c reads a sorted page from it (its own and unique ones).
+static int
+lead_indexes_load(struct data_worker *dw, struct data_coll *c)
+{
+	sqlite3_stmt *st = data_stmt(dw,
+	    "SELECT l.name, i.name FROM pragma_index_list(?1) AS l,"
+	    " pragma_index_info(l.name) AS i WHERE i.seqno = 0"
+	    " AND l.partial = 0 ORDER BY l.name");
+	int           sr;
+
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_text(st, 1, c->table, -1, SQLITE_STATIC);
+	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *idx = (const char *) sqlite3_column_text(st, 0);
+		const char *col = (const char *) sqlite3_column_text(st, 1);
+
+		if (idx == NULL || col == NULL) {
+			continue;
+		}
+		if (strcmp(col, "_id") == 0 &&
+		    strlen(idx) < sizeof(c->id_index)) {
+			snprintf(c->id_index, sizeof(c->id_index), "%s", idx);
+			continue;
+		}
+		for (size_t i = 0; i < c->ncols; i++) {
+			if (c->cols[i].index == NULL &&
+			    strcmp(c->cols[i].name, col) == 0) {
+				c->cols[i].index = lc_strdup(idx);
+			}
+		}
+	}
+	lc_db_done(st);
+	if (sr != SQLITE_DONE) {
+		return (sql_fail(dw, "index list"));
+	}
+	c->schema.id_index = c->id_index[0] != '\0' ? c->id_index : NULL;
+	return (0);
+}
+
 // (Re)reads the columns of c->id into c, in creation order; sets fts.
 static int
 cols_load(struct data_worker *dw, struct data_coll *c)
@@ -129,6 +173,7 @@ cols_load(struct data_worker *dw, struct data_coll *c)
 		    lc_strdup((const char *) sqlite3_column_text(st, 0));
 		c->cols[c->ncols].type =
 		    data_type_parse((const char *) sqlite3_column_text(st, 1));
+		c->cols[c->ncols].index = NULL;
 		text |= c->cols[c->ncols].type == DATA_T_TEXT;
 		c->ncols++;
 	}
@@ -146,7 +191,7 @@ cols_load(struct data_worker *dw, struct data_coll *c)
 	c->schema.fts   = text ? c->fts : NULL;
 	c->schema.cols  = c->cols;
 	c->schema.ncols = c->ncols;
-	return (0);
+	return (lead_indexes_load(dw, c));
 }
 
 static struct data_coll *
@@ -310,7 +355,8 @@ data_catalog_exec(struct data_worker *dw, const char *sql)
 		sqlite3_free(err);
 		return (LC_EINTERNAL);
 	}
-	return (0);
+	// Any DDL moves the generation: the cache holds index names too.
+	return (data_catalog_bump(dw));
 }
 
 int

@@ -213,6 +213,7 @@ struct data_coll {
 	char               name[DATA_NAME_MAX + 1];
 	char               table[DATA_TABLE_MAX];
 	char               fts[DATA_TABLE_MAX]; // "" without text columns
+	char               id_index[DATA_TABLE_MAX + 24]; // "" when none
 	struct data_rules  rules;
 	int64_t            created_at;
 	int64_t            updated_at;

@@ -129,6 +129,9 @@ data_commit(struct data_worker *dw)
 		return (LC_EINTERNAL);
 	}
 	if ((rv = lc_txn_commit(&dw->txn, pub, NULL)) != 0) {
+		// The cache may hold what the failed group wrote (this
+		// worker's DDL, or an earlier member's seen on the writer).
+		data_catalog_flush(dw);
 		data_end(dw);
 		return (rv);
 	}

@@ -20,11 +20,11 @@
 #include "lc_err.h"
 
 static const struct data_col cols[] = {
-	{ "title", DATA_T_TEXT },
-	{ "views", DATA_T_INTEGER },
+	{ "title", DATA_T_TEXT, NULL },
+	{ "views", DATA_T_INTEGER, NULL },
 };
-static const struct data_schema schema = { "posts", NULL, cols,
-	LC_NELEM(cols) };
+static const struct data_schema schema = { "posts", NULL, cols, LC_NELEM(cols),
+	NULL };
 
 /* ---- helpers ----------------------------------------------------------- */
 

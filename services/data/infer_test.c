@@ -19,14 +19,15 @@
 #include "lc_err.h"
 
 static const struct data_col cols[] = {
-	{ "title", DATA_T_TEXT },
-	{ "views", DATA_T_INTEGER },
-	{ "price", DATA_T_REAL },
-	{ "published", DATA_T_BOOLEAN },
-	{ "tags", DATA_T_JSON },
+	{ "title", DATA_T_TEXT, NULL },
+	{ "views", DATA_T_INTEGER, NULL },
+	{ "price", DATA_T_REAL, NULL },
+	{ "published", DATA_T_BOOLEAN, NULL },
+	{ "tags", DATA_T_JSON, NULL },
 };
-static const struct data_schema posts = { "r1", "f1", cols, LC_NELEM(cols) };
-static const struct data_schema empty = { "r2", NULL, NULL, 0 };
+static const struct data_schema posts = { "r1", "f1", cols, LC_NELEM(cols),
+	NULL };
+static const struct data_schema empty = { "r2", NULL, NULL, 0, NULL };
 
 static void
 test_coll_names(void **state)
@@ -292,7 +293,7 @@ test_too_many_fields(void **state)
 {
 	struct data_col    many[DATA_MAX_COLS];
 	char               names[DATA_MAX_COLS][8];
-	struct data_schema s = { "r3", NULL, many, 0 };
+	struct data_schema s = { "r3", NULL, many, 0, NULL };
 	struct data_plan   p;
 	json_t            *j;
 

@@ -144,21 +144,35 @@ count_rows(struct data_worker *dw, struct data_query *q, int64_t *out)
 	return (rv);
 }
 
-// The page of items (limit + 1 rows fetched to know whether more follow).
+// The ordered walk's budget in SQLite VM instructions (list_rows), and
+// what page_run answers when it ran out (not an lc_err code).
+#define SORTED_WALK_BUDGET 50000
+#define OVER_BUDGET (-1)
+
 static int
-list_rows(struct data_worker *dw, struct data_query *q,
-    const struct paging *pg, struct data_rel_expand *e, json_t *items,
+budget_spent(void *arg)
+{
+	LC_UNUSED(arg);
+	return (1); // called once the budget is used up: interrupt
+}
+
+// Runs one statement of the page, appending to items up to the limit (and
+// one more row, to know whether more follow: then *next is set); with
+// budget > 0, gives up with OVER_BUDGET after about that many SQLite VM
+// instructions.
+static int
+part_run(struct data_worker *dw, struct data_query *q, const struct paging *pg,
+    int64_t offset, int budget, struct data_rel_expand *e, json_t *items,
     json_t **next)
 {
-	char   *sql    = NULL;
-	int64_t offset = q->after[0] != '\0' ? 0 : (pg->page - 1) * pg->limit;
+	sqlite3      *db  = data_conn(dw);
+	char         *sql = NULL;
 	sqlite3_stmt *st;
 	json_t       *rec;
 	int           sr;
-	int64_t       n = 0;
+	int64_t       n = (int64_t) json_array_size(items);
 
-	*next = json_null();
-	data_query_sql_list(q, pg->limit + 1, offset, &sql);
+	data_query_sql_list(q, pg->limit + 1 - n, offset, &sql);
 	st = data_stmt_dyn(dw, sql);
 	lc_free(sql);
 	if (st == NULL || data_query_bind(q, st) != 0) {
@@ -166,6 +180,10 @@ list_rows(struct data_worker *dw, struct data_query *q,
 			lc_db_done(st);
 		}
 		return (LC_EINTERNAL);
+	}
+	if (budget > 0) {
+		(void) sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1);
+		sqlite3_progress_handler(db, budget, budget_spent, NULL);
 	}
 	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n++ == pg->limit) {
@@ -181,16 +199,112 @@ list_rows(struct data_worker *dw, struct data_query *q,
 		data_rel_expand_row(e, q, st, 0, rec);
 		json_array_append_new(items, rec);
 	}
+	if (budget > 0) {
+		sqlite3_progress_handler(db, 0, NULL, NULL);
+	}
 	lc_db_done(st);
+	if (sr == SQLITE_INTERRUPT && budget > 0) {
+		return (OVER_BUDGET);
+	}
 	if (sr != SQLITE_ROW && sr != SQLITE_DONE) {
-		lc_log_err(
-		    "DATA-SQL", "list: %s", sqlite3_errmsg(data_conn(dw)));
+		lc_log_err("DATA-SQL", "list: %s", sqlite3_errmsg(db));
 		return (LC_EINTERNAL);
 	}
 	return (0);
 }
 
-const struct data_schema data_empty_schema = { "", NULL, NULL, 0 };
+// The page: its statements in turn (data_query_parts) until it is full.
+static int
+page_run(struct data_worker *dw, struct data_query *q, const struct paging *pg,
+    int64_t offset, int budget, struct data_rel_expand *e, json_t *items,
+    json_t **next)
+{
+	int rv = 0;
+
+	for (size_t i = 0; i < data_query_parts(q) && rv == 0; i++) {
+		if (!json_is_null(*next)) {
+			break; // full, and more follow
+		}
+		q->tail = i > 0;
+		rv      = part_run(dw, q, pg, offset, budget, e, items, next);
+	}
+	q->tail = 0;
+	return (rv);
+}
+
+// An estimate of the number of rows of q's table (its largest rowid),
+// or -1.
+static int64_t
+rows_estimate(struct data_worker *dw, const struct data_query *q)
+{
+	char          sql[64];
+	sqlite3_stmt *st;
+	int64_t       n = -1;
+
+	snprintf(sql, sizeof(sql), "SELECT max(_rowid_) FROM \"%s\"",
+	    q->schema->table);
+	if ((st = data_stmt_dyn(dw, sql)) != NULL) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			n = sqlite3_column_int64(st, 0);
+		}
+		lc_db_done(st);
+	}
+	return (n);
+}
+
+// The page of items; matches: how many records the filter matches (the
+// total), or -1 when unknown.
+//
+// SQLite's planner, without statistics, reads a filtered and sorted page
+// through the filter's index and sorts every match: 10,000 row lookups
+// and a sort for a filter that matches 1% of a million records, where
+// walking the sort field's index until the page is full reads about
+// 2,100 rows. The walk reads about (limit + 1) * rows / matches rows, the
+// planner's plan about `matches`: with the total known, the cheaper one
+// runs. Without it, the walk is tried first with a budget (about
+// SORTED_WALK_BUDGET VM instructions, a few ms) and the planner's plan
+// runs when the walk runs out of it. The walk's statement names the
+// index (INDEXED BY); if that fails to prepare, the planner's runs.
+static int
+list_rows(struct data_worker *dw, struct data_query *q,
+    const struct paging *pg, int64_t matches, struct data_rel_expand *e,
+    json_t *items, json_t **next)
+{
+	int64_t offset = q->after[0] != '\0' ? 0 : (pg->page - 1) * pg->limit;
+	int     budget = SORTED_WALK_BUDGET;
+	int64_t rows;
+	int     rv;
+
+	*next = json_null();
+	if (offset != 0 || !data_query_has_filter(q) ||
+	    data_query_sort_index(q) == NULL) {
+		return (page_run(dw, q, pg, offset, 0, e, items, next));
+	}
+	if (matches >= 0) {
+		rows = rows_estimate(dw, q);
+		if (matches == 0 ||
+		    (double) (pg->limit + 1) * (double) rows /
+		            (double) matches >
+		        (double) matches) {
+			return (
+			    page_run(dw, q, pg, offset, 0, e, items, next));
+		}
+		budget = 0; // the walk is the cheaper plan
+	}
+	q->indexed_by = data_query_sort_index(q);
+	rv            = page_run(dw, q, pg, offset, budget, e, items, next);
+	q->indexed_by = NULL;
+	if (rv != OVER_BUDGET && rv != LC_EINTERNAL) {
+		return (rv);
+	}
+	json_array_clear(items);
+	data_rel_expand_reset(e);
+	json_decref(*next);
+	*next = json_null();
+	return (page_run(dw, q, pg, offset, 0, e, items, next));
+}
+
+const struct data_schema data_empty_schema = { "", NULL, NULL, 0, NULL };
 
 int
 data_resolve_read(struct data_worker *dw, const struct lc_req *rq,
@@ -276,11 +390,11 @@ list(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 		rv   = q.after[0] != '\0' ? LC_EINVALID_CURSOR : 0;
 		next = json_null();
 	} else if ((rv = data_query_cursor_load(&q, data_conn(dw))) == 0 &&
-	    (rv = list_rows(dw, &q, &pg, &e, items, &next)) == 0 &&
-	    (rv = data_rel_expand_apply(dw, &e, &caller,
-	         lc_settings_bool("require_email_verification"))) == 0 &&
-	    pg.total) {
-		rv = count_rows(dw, &q, &total);
+	    (!pg.total || (rv = count_rows(dw, &q, &total)) == 0) &&
+	    (rv = list_rows(
+	         dw, &q, &pg, pg.total ? total : -1, &e, items, &next)) == 0) {
+		rv = data_rel_expand_apply(dw, &e, &caller,
+		    lc_settings_bool("require_email_verification"));
 	}
 	if (rv != 0) {
 		lc_rep_error(rp, rv, NULL, NULL);

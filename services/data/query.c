@@ -21,11 +21,11 @@
 
 // The system fields (§3.2), in the order of a full record.
 static const struct data_col sysf[DATA_NSYS] = {
-	{ "_id", DATA_T_TEXT },
-	{ "_created_at", DATA_T_INTEGER },
-	{ "_updated_at", DATA_T_INTEGER },
-	{ "_owner_id", DATA_T_TEXT },
-	{ "_deleted_at", DATA_T_INTEGER },
+	{ "_id", DATA_T_TEXT, NULL },
+	{ "_created_at", DATA_T_INTEGER, NULL },
+	{ "_updated_at", DATA_T_INTEGER, NULL },
+	{ "_owner_id", DATA_T_TEXT, NULL },
+	{ "_deleted_at", DATA_T_INTEGER, NULL },
 };
 
 /* ---- strings ----------------------------------------------------------- */
@@ -399,6 +399,7 @@ data_query_fini(struct data_query *q)
 	lc_free(q->vals);
 	buf_fini(&q->where);
 	buf_fini(&q->keyset);
+	buf_fini(&q->keyset_tail);
 	buf_fini(&q->order);
 	buf_fini(&q->cols);
 	lc_free(q->proj);
@@ -1915,10 +1916,12 @@ push_column(struct data_query *q, sqlite3_stmt *st, int i)
 }
 
 // "strictly after the cursor" for term k (idx 0: the cursor value is
-// null). Ascending puts nulls first, descending last (§3.6). Returns 0
-// when no value can follow within this term.
+// null). Ascending puts nulls first, descending last (§3.6); no_nulls:
+// leave the nulls after a descending value out (the query's tail part
+// reads them). Returns 0 when no value can follow within this term.
 static int
-keyset_after(struct data_buf *b, const struct data_sort *t, size_t idx)
+keyset_after(
+    struct data_buf *b, const struct data_sort *t, size_t idx, int no_nulls)
 {
 	if (t->desc && idx == 0) {
 		return (0);
@@ -1929,6 +1932,10 @@ keyset_after(struct data_buf *b, const struct data_sort *t, size_t idx)
 	} else if (!t->desc) {
 		buf_identz(b, t->name);
 		buf_add(b, " > ");
+		buf_param(b, idx);
+	} else if (no_nulls) {
+		buf_identz(b, t->name);
+		buf_add(b, " < ");
 		buf_param(b, idx);
 	} else {
 		buf_add(b, "(");
@@ -1945,20 +1952,28 @@ keyset_after(struct data_buf *b, const struct data_sort *t, size_t idx)
 // The lexicographic "after" over all terms:
 //   OR over k of (t1 IS v1 AND ... AND t(k-1) IS v(k-1) AND after_k)
 // plus, for the planner, a plain bound on the first term where one
-// exists (ascending from a value; descending from null).
+// exists (ascending from a value; descending from null). A descending
+// first term from a value v1 is bounded by t1 <= v1 and its nulls go to
+// the tail part (data_query_parts).
 static void
 keyset_build(struct data_query *q, const size_t *idx)
 {
 	struct data_buf *b = &q->keyset;
 	size_t           n = 0;
-	size_t           j;
-	size_t           k;
-	int              hint = 0;
+	int    no_nulls    = q->nsort > 1 && q->sort[0].desc && idx[0] != 0;
+	size_t j;
+	size_t k;
+	int    hint = 0;
 
 	buf_reset(b);
-	if (q->nsort > 1 && !q->sort[0].desc && idx[0] != 0) {
+	buf_reset(&q->keyset_tail);
+	if (no_nulls) {
+		buf_identz(&q->keyset_tail, q->sort[0].name);
+		buf_add(&q->keyset_tail, " IS NULL");
+	}
+	if (q->nsort > 1 && idx[0] != 0) {
 		buf_identz(b, q->sort[0].name);
-		buf_add(b, " >= ");
+		buf_add(b, q->sort[0].desc ? " <= " : " >= ");
 		buf_param(b, idx[0]);
 		hint = 1;
 	} else if (q->nsort > 1 && q->sort[0].desc && idx[0] == 0) {
@@ -1983,7 +1998,8 @@ keyset_build(struct data_query *q, const size_t *idx)
 				buf_add(&d, " AND ");
 			}
 		}
-		if (!keyset_after(&d, &q->sort[k], idx[k])) {
+		if (!keyset_after(
+		        &d, &q->sort[k], idx[k], k == 0 && no_nulls)) {
 			buf_fini(&d);
 			continue;
 		}
@@ -2071,6 +2087,37 @@ out:
 
 /* ---- statements -------------------------------------------------------- */
 
+size_t
+data_query_parts(const struct data_query *q)
+{
+	return (q->keyset_tail.len > 0 ? 2 : 1);
+}
+
+int
+data_query_has_filter(const struct data_query *q)
+{
+	return (q->nconds > 0 || q->match != NULL);
+}
+
+const char *
+data_query_sort_index(const struct data_query *q)
+{
+	const char *name = q->sort[0].name;
+
+	if (q->nsort == 0) {
+		return (NULL);
+	}
+	if (strcmp(name, "_id") == 0) {
+		return (q->schema->id_index);
+	}
+	for (size_t i = 0; i < q->schema->ncols; i++) {
+		if (strcmp(q->schema->cols[i].name, name) == 0) {
+			return (q->schema->cols[i].index);
+		}
+	}
+	return (NULL);
+}
+
 const char *
 data_query_where(const struct data_query *q)
 {
@@ -2108,9 +2155,17 @@ data_query_sql_list(
 	buf_add(&b, q->cols.p);
 	buf_add(&b, " FROM ");
 	buf_identz(&b, q->schema->table);
+	if (q->indexed_by != NULL) {
+		buf_add(&b, " INDEXED BY ");
+		buf_identz(&b, q->indexed_by);
+	}
 	buf_add(&b, " WHERE ");
 	buf_add(&b, data_query_where(q));
-	if (q->keyset.len > 0) {
+	if (q->tail && q->keyset_tail.len > 0) {
+		buf_add(&b, " AND (");
+		buf_add(&b, q->keyset_tail.p);
+		buf_add(&b, ")");
+	} else if (q->keyset.len > 0) {
 		buf_add(&b, " AND (");
 		buf_add(&b, q->keyset.p);
 		buf_add(&b, ")");

@@ -146,6 +146,9 @@ enum data_type {
 struct data_col {
 	const char    *name;
 	enum data_type type;
+	// An index (not partial) whose first column this is, or NULL: a
+	// sort on the column can be read in order from it (list.c).
+	const char *index;
 };
 
 // What the query builder needs to know of a collection. All borrowed.
@@ -158,6 +161,7 @@ struct data_schema {
 	const char            *fts;
 	const struct data_col *cols;
 	size_t                 ncols;
+	const char            *id_index; // the index on _id, or NULL
 };
 
 // Visibility decided by the handler (§3.3, §3.4). owner non-NULL: only
@@ -246,8 +250,12 @@ struct data_query {
 
 	struct data_buf where;  // conditions joined by AND (empty: none)
 	struct data_buf keyset; // after-condition (empty: none)
-	struct data_buf order;  // ORDER BY list (without the keywords)
-	struct data_buf cols;   // SELECT list
+	// The after-condition's second part, run when the first leaves the
+	// page short (empty: none): see data_query_parts.
+	struct data_buf keyset_tail;
+	int             tail;  // data_query_sql_list builds the second part
+	struct data_buf order; // ORDER BY list (without the keywords)
+	struct data_buf cols;  // SELECT list
 
 	struct data_sort sort[DATA_SORT_MAX + 1];
 	size_t           nsort;
@@ -255,6 +263,8 @@ struct data_query {
 	struct data_proj *proj;
 	size_t            nproj;
 	int               projected; // `fields` was given
+
+	const char *indexed_by; // FROM table INDEXED BY this, or NULL
 
 	char  after[27];     // the cursor _id, "" when none
 	int   cursor_loaded; // data_query_cursor_load built the keyset
@@ -265,6 +275,18 @@ struct data_query {
 
 	struct data_agg agg; // set by data_query_aggregate
 };
+
+// How many statements a page takes: 1, or 2 when the cursor's first sort
+// term is descending from a value. Its rows follow in two index ranges
+// (smaller values, then nulls), and one condition with OR across them
+// would make SQLite sort every row that follows; so the page reads the
+// first range, then (q->tail = 1) the nulls for what is left of it.
+size_t data_query_parts(const struct data_query *q);
+// 1 when q has a filter or search condition.
+int data_query_has_filter(const struct data_query *q);
+// The index that yields the rows in q's sort order (one on the first sort
+// field), or NULL when there is none.
+const char *data_query_sort_index(const struct data_query *q);
 
 // Prepares q for one request (no allocation that can fail). s and o are
 // copied by pointer and by value respectively; s must outlive q.

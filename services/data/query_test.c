@@ -24,23 +24,23 @@
 /* ---- fixtures ---------------------------------------------------------- */
 
 static const struct data_col post_cols[] = {
-	{ "title", DATA_T_TEXT },
-	{ "views", DATA_T_INTEGER },
-	{ "price", DATA_T_REAL },
-	{ "published", DATA_T_BOOLEAN },
-	{ "tags", DATA_T_JSON },
-	{ "zip", DATA_T_TEXT },
-	{ "rank", DATA_T_INTEGER },
+	{ "title", DATA_T_TEXT, NULL },
+	{ "views", DATA_T_INTEGER, NULL },
+	{ "price", DATA_T_REAL, NULL },
+	{ "published", DATA_T_BOOLEAN, NULL },
+	{ "tags", DATA_T_JSON, NULL },
+	{ "zip", DATA_T_TEXT, NULL },
+	{ "rank", DATA_T_INTEGER, NULL },
 };
 
 // Same columns in two tables: declared types (affinity) and none, so the
 // results cannot depend on SQLite's type affinity.
 static const struct data_schema posts = { "posts", "posts_fts", post_cols,
-	LC_NELEM(post_cols) };
+	LC_NELEM(post_cols), NULL };
 static const struct data_schema loose = { "loose", "loose_fts", post_cols,
-	LC_NELEM(post_cols) };
+	LC_NELEM(post_cols), NULL };
 static const struct data_schema nofts = { "posts", NULL, post_cols,
-	LC_NELEM(post_cols) };
+	LC_NELEM(post_cols), NULL };
 
 static const struct data_qopts all_rows = { NULL, 1 };
 static const struct data_qopts live     = { NULL, 0 };
@@ -258,6 +258,7 @@ run_rows(
 	sqlite3_stmt *st  = NULL;
 	char         *sql = NULL;
 	size_t        o   = 0;
+	int64_t       n   = 0;
 	int           rv;
 	int           sr;
 
@@ -265,22 +266,30 @@ run_rows(
 	if ((rv = data_query_cursor_load(q, db)) != 0) {
 		return (rv);
 	}
-	data_query_sql_list(q, limit, 0, &sql);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-	}
-	assert_int_equal(data_query_bind(q, st), 0);
-	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *id = (const char *) sqlite3_column_text(st, 0);
+	// the page's statements in turn, as list.c runs them
+	for (size_t part = 0; part < data_query_parts(q) && n < limit;
+	     part++) {
+		q->tail = part > 0;
+		data_query_sql_list(q, limit - n, 0, &sql);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+			fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
+		}
+		assert_int_equal(data_query_bind(q, st), 0);
+		while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+			const char *id =
+			    (const char *) sqlite3_column_text(st, 0);
 
-		o += (size_t) snprintf(
-		    out + o, cap - o, "%s%s", o > 0 ? " " : "", id + 24);
+			o += (size_t) snprintf(out + o, cap - o, "%s%s",
+			    o > 0 ? " " : "", id + 24);
+			n++;
+		}
+		if (sr != SQLITE_DONE) {
+			fail_msg("step %s: %s", sql, sqlite3_errmsg(db));
+		}
+		sqlite3_finalize(st);
+		lc_free(sql);
 	}
-	if (sr != SQLITE_DONE) {
-		fail_msg("step %s: %s", sql, sqlite3_errmsg(db));
-	}
-	sqlite3_finalize(st);
-	lc_free(sql);
+	q->tail = 0;
 	return (0);
 }
 
@@ -1222,18 +1231,19 @@ test_sql_and_binding(void **state)
 	        "\"fields\":\"title\",\"after\":\"" ID(7) "\"}"),
 	    0);
 	assert_int_equal(data_query_cursor_load(&q, db), 0);
+	// descending from a value: a range on views, then the nulls
 	assert_string_equal(data_query_keyset(&q),
-	    "(\"views\" < ?5 OR \"views\" IS NULL) OR (\"views\" = ?5 AND "
+	    "\"views\" <= ?5 AND (\"views\" < ?5 OR (\"views\" = ?5 AND "
 	    "\"price\" > ?6) OR (\"views\" = ?5 AND \"price\" = ?6 AND "
-	    "\"_id\" > ?7)");
+	    "\"_id\" > ?7))");
 	data_query_sql_list(&q, 21, 0, &sql);
 	assert_string_equal(sql,
 	    "SELECT \"_id\", \"title\" FROM \"posts\" WHERE \"_deleted_at\" "
 	    "IS "
 	    "NULL AND \"_owner_id\" = ?1 AND \"title\" LIKE ?2 ESCAPE '\\' "
-	    "AND \"price\" IN (?3, ?4) AND ((\"views\" < ?5 OR \"views\" IS "
-	    "NULL) OR (\"views\" = ?5 AND \"price\" > ?6) OR (\"views\" = ?5 "
-	    "AND \"price\" = ?6 AND \"_id\" > ?7)) ORDER BY \"views\" DESC, "
+	    "AND \"price\" IN (?3, ?4) AND (\"views\" <= ?5 AND (\"views\" < "
+	    "?5 OR (\"views\" = ?5 AND \"price\" > ?6) OR (\"views\" = ?5 "
+	    "AND \"price\" = ?6 AND \"_id\" > ?7))) ORDER BY \"views\" DESC, "
 	    "\"price\" ASC, \"_id\" ASC LIMIT ?8 OFFSET ?9");
 	assert_int_equal(
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
@@ -1243,14 +1253,24 @@ test_sql_and_binding(void **state)
 	    "SELECT \"_id\", \"title\" FROM \"posts\" WHERE \"_deleted_at\" "
 	    "IS "
 	    "NULL AND \"_owner_id\" = 'u1' AND \"title\" LIKE '%o%' ESCAPE "
-	    "'\\' AND \"price\" IN (9.5, 2.25) AND ((\"views\" < 10 OR "
-	    "\"views\" IS NULL) OR (\"views\" = 10 AND \"price\" > 9.5) OR "
+	    "'\\' AND \"price\" IN (9.5, 2.25) AND (\"views\" <= 10 AND "
+	    "(\"views\" < 10 OR (\"views\" = 10 AND \"price\" > 9.5) OR "
 	    "(\"views\" = 10 AND \"price\" = 9.5 AND \"_id\" > "
-	    "'01HV0000000000000000000007')) ORDER BY \"views\" DESC, "
+	    "'01HV0000000000000000000007'))) ORDER BY \"views\" DESC, "
 	    "\"price\" ASC, \"_id\" ASC LIMIT 21 OFFSET 0");
 	sqlite3_free(ex);
 	sqlite3_finalize(st);
 	lc_free(sql);
+	assert_int_equal(data_query_parts(&q), 2);
+	q.tail = 1;
+	data_query_sql_list(&q, 21, 0, &sql);
+	assert_string_equal(sql,
+	    "SELECT \"_id\", \"title\" FROM \"posts\" WHERE \"_deleted_at\" "
+	    "IS NULL AND \"_owner_id\" = ?1 AND \"title\" LIKE ?2 ESCAPE "
+	    "'\\' AND \"price\" IN (?3, ?4) AND (\"views\" IS NULL) ORDER BY "
+	    "\"views\" DESC, \"price\" ASC, \"_id\" ASC LIMIT ?10 OFFSET ?11");
+	lc_free(sql);
+	q.tail = 0;
 	// The count statement has no keyset and no LIMIT; binding skips the
 	// values it does not use.
 	data_query_sql_count(&q, &sql);
@@ -1296,14 +1316,14 @@ test_sql_and_binding(void **state)
 
 // A bigger table with many ties and nulls of every type.
 static const struct data_col page_cols[] = {
-	{ "a", DATA_T_INTEGER },
-	{ "b", DATA_T_TEXT },
-	{ "c", DATA_T_REAL },
-	{ "d", DATA_T_BOOLEAN },
-	{ "j", DATA_T_JSON },
+	{ "a", DATA_T_INTEGER, NULL },
+	{ "b", DATA_T_TEXT, NULL },
+	{ "c", DATA_T_REAL, NULL },
+	{ "d", DATA_T_BOOLEAN, NULL },
+	{ "j", DATA_T_JSON, NULL },
 };
 static const struct data_schema pages = { "pages", NULL, page_cols,
-	LC_NELEM(page_cols) };
+	LC_NELEM(page_cols), NULL };
 
 #define NPAGE 60
 
@@ -1901,9 +1921,9 @@ test_agg_exec(void **state)
 static void
 test_agg_sum_range(void **state)
 {
-	static const struct data_col    c[]  = { { "v", DATA_T_INTEGER },
-		    { "g", DATA_T_INTEGER } };
-	static const struct data_schema big  = { "big", NULL, c, 2 };
+	static const struct data_col    c[]  = { { "v", DATA_T_INTEGER, NULL },
+		    { "g", DATA_T_INTEGER, NULL } };
+	static const struct data_schema big  = { "big", NULL, c, 2, NULL };
 	const struct data_schema       *ss[] = { &big };
 	sqlite3                        *db   = *state;
 

@@ -1190,6 +1190,14 @@ pending_entry(struct data_rel_expand *e, json_t *rec)
 }
 
 void
+data_rel_expand_reset(struct data_rel_expand *e)
+{
+	if (e->pending != NULL) {
+		json_array_clear(e->pending);
+	}
+}
+
+void
 data_rel_expand_row(struct data_rel_expand *e, const struct data_query *q,
     sqlite3_stmt *st, int off, json_t *rec)
 {

@@ -175,6 +175,8 @@ LC_NODISCARD int data_rel_expand_parse(struct data_worker *dw, int64_t coll_id,
 // before building the SQL.
 void data_rel_expand_select(
     const struct data_rel_expand *e, struct data_query *q);
+// Forgets the rows collected so far (a page started over).
+void data_rel_expand_reset(struct data_rel_expand *e);
 // Remembers record rec (borrowed: it must live until _apply) with the
 // expanded fields' values read from the current row of st, whose columns
 // from off on are q's SELECT list. Call once per result row.

@@ -35,15 +35,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct data_col cols[] = {
-	{ "title", DATA_T_TEXT },
-	{ "views", DATA_T_INTEGER },
-	{ "price", DATA_T_REAL },
-	{ "ok", DATA_T_BOOLEAN },
-	{ "meta", DATA_T_JSON },
-	{ "a", DATA_T_TEXT },
+	{ "title", DATA_T_TEXT, NULL },
+	{ "views", DATA_T_INTEGER, NULL },
+	{ "price", DATA_T_REAL, NULL },
+	{ "ok", DATA_T_BOOLEAN, NULL },
+	{ "meta", DATA_T_JSON, NULL },
+	{ "a", DATA_T_TEXT, NULL },
 };
 static const struct data_schema schema = { "t", "t_fts", cols,
-	sizeof(cols) / sizeof(cols[0]) };
+	sizeof(cols) / sizeof(cols[0]), NULL };
 
 #define NROWS 10
 static sqlite3 *db;
