@@ -9,6 +9,7 @@
  */
 #include "lc_db.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,13 +44,24 @@ lc_db_exec(sqlite3 *db, const char *sql)
 	return (0);
 }
 
+// Before SQLite initializes: no memory statistics. With them, every
+// allocation of every connection takes one process-wide mutex (4% of the
+// data service's CPU in a bulk-insert profile, in lock and unlock).
+static void
+sqlite_configure(void)
+{
+	(void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 lc_db_open(const char *path, sqlite3 **out)
 {
-	sqlite3 *db = NULL;
-	int      sr;
-	int      rv = LC_EINTERNAL;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	sqlite3              *db   = NULL;
+	int                   sr;
+	int                   rv = LC_EINTERNAL;
 
+	(void) pthread_once(&once, sqlite_configure);
 	sr = sqlite3_open_v2(path, &db,
 	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	    NULL);
