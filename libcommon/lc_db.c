@@ -10,6 +10,7 @@
 #include "lc_db.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,6 @@
 #include "lc_log.h"
 
 #define DB_BUSY_MS 5000
-#define DB_MMAP_BYTES "4294967296" // 4 GiB of address space per connection
 
 static int
 sql_err(sqlite3 *db, int sr)
@@ -44,6 +44,14 @@ lc_db_exec(sqlite3 *db, const char *sql)
 	return (0);
 }
 
+static _Atomic int64_t db_mmap_bytes; // lc_db_set_mmap
+
+void
+lc_db_set_mmap(int64_t bytes)
+{
+	atomic_store(&db_mmap_bytes, bytes);
+}
+
 // Before SQLite initializes: no memory statistics. With them, every
 // allocation of every connection takes one process-wide mutex (4% of the
 // data service's CPU in a bulk-insert profile, in lock and unlock).
@@ -58,6 +66,7 @@ lc_db_open(const char *path, sqlite3 **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	sqlite3              *db   = NULL;
+	int64_t               mmap_bytes;
 	int                   sr;
 	int                   rv = LC_EINTERNAL;
 
@@ -80,10 +89,19 @@ lc_db_open(const char *path, sqlite3 **out)
 	if ((rv = lc_db_exec(db,
 	         "PRAGMA journal_mode=WAL;"
 	         "PRAGMA synchronous=NORMAL;"
-	         "PRAGMA foreign_keys=ON;"
-	         "PRAGMA mmap_size=" DB_MMAP_BYTES ";")) != 0) {
+	         "PRAGMA foreign_keys=ON;")) != 0) {
 		lc_log_err("LC-DB-OPEN", "%s: pragmas failed", path);
 		goto out;
+	}
+	if ((mmap_bytes = atomic_load(&db_mmap_bytes)) > 0) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA mmap_size=%lld",
+		    (long long) mmap_bytes);
+		if (lc_db_exec(db, sql) != 0) {
+			lc_log_warn(
+			    "LC-DB-OPEN", "%s: mmap_size failed", path);
+		}
 	}
 	*out = db;
 	db   = NULL;

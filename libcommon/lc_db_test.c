@@ -82,6 +82,12 @@ test_open_pragmas(void **state)
 	assert_int_equal(one_int(db, "PRAGMA synchronous"), 1); // NORMAL
 	assert_int_equal(one_int(db, "PRAGMA foreign_keys"), 1);
 	assert_int_equal(one_int(db, "PRAGMA busy_timeout"), 5000);
+	assert_int_equal(one_int(db, "PRAGMA mmap_size"), 0); // by default
+	lc_db_close(db);
+	lc_db_set_mmap(1 << 20); // connections opened from now on map 1 MiB
+	assert_int_equal(lc_db_open(path, &db), 0);
+	assert_int_equal(one_int(db, "PRAGMA mmap_size"), 1 << 20);
+	lc_db_set_mmap(0);
 	assert_int_equal(lc_db_prepare(db, "PRAGMA journal_mode", &st), 0);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *) sqlite3_column_text(st, 0), "wal");

@@ -5,13 +5,14 @@
  * set-up of each worker.
  *
  * Worker count. Reads run in parallel (WAL: readers never wait for the
- * writer), writes queue on one process mutex (db.c) and each holds the
- * SQLite write lock only for its short transaction. Workers are cheap
+ * writer); writes take turns on the process's one writer connection and
+ * share COMMITs (lc_store.h). Workers are cheap
  * (a thread, a connection, a statement cache), so there are enough to
  * keep every core busy with reads while a few workers wait to write;
  * BB_WORKERS overrides it.
  */
 #include "data.h"
+#include "lc_db.h"
 #include "lc_err.h"
 #include "lc_log.h"
 #include "lc_msg.h"
@@ -19,6 +20,9 @@
 #include "relations.h"
 
 #define DATA_WORKERS 16
+// Reads of records map the file (lc_db_set_mmap): 4 GiB of address space
+// per connection, pages shared with the page cache.
+#define DATA_MMAP_BYTES ((int64_t) 4 << 30)
 
 static const struct lc_op data_ops[] = {
 	{ LC_MSG_RECORDS_LIST, data_h_records_list },
@@ -79,5 +83,6 @@ main(int argc, char **argv)
 		.worker_fini = data_worker_fini,
 	};
 
+	lc_db_set_mmap(DATA_MMAP_BYTES);
 	return (lc_service_main(&def, argc, argv));
 }
