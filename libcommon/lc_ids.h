@@ -28,7 +28,7 @@ void lc_uuid4(char out[LC_UUID_LEN + 1]);
 // base64url without padding. encode returns a new NUL-terminated string
 // (lc_free). decode is strict (rejects padding and bad chars): 0 or
 // LC_EVALIDATION; *out is lc_alloc'd, *out_len its length.
-char *lc_b64url_encode(const void *bin, size_t len);
+char            *lc_b64url_encode(const void *bin, size_t len);
 LC_NODISCARD int lc_b64url_decode(
     const char *s, size_t len, uint8_t **out, size_t *out_len);
 

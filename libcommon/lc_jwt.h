@@ -15,8 +15,8 @@
 #include "lc_common.h"
 
 // Signs claims; *out is a new NUL-terminated string (lc_free).
-LC_NODISCARD int lc_jwt_sign(const json_t *claims, const void *key,
-    size_t keylen, char **out);
+LC_NODISCARD int lc_jwt_sign(
+    const json_t *claims, const void *key, size_t keylen, char **out);
 
 // Verifies format, alg and signature, then exp against now_s (seconds).
 // Returns 0 with *claims (new reference), LC_EINVALID_TOKEN, or

@@ -30,24 +30,24 @@ void lc_log_set_rid(const char *rid);
 void lc_log_write(int level, const char *event, const char *fmt, ...)
     LC_PRINTF(3, 4);
 
-#define lc_log_debug(ev, ...)                               \
-	do {                                                \
-		if (lc_log_get_level() <= LC_LOG_DEBUG)     \
+#define lc_log_debug(ev, ...)                                        \
+	do {                                                         \
+		if (lc_log_get_level() <= LC_LOG_DEBUG)              \
 			lc_log_write(LC_LOG_DEBUG, ev, __VA_ARGS__); \
 	} while (0)
-#define lc_log_info(ev, ...)                               \
-	do {                                               \
-		if (lc_log_get_level() <= LC_LOG_INFO)     \
+#define lc_log_info(ev, ...)                                        \
+	do {                                                        \
+		if (lc_log_get_level() <= LC_LOG_INFO)              \
 			lc_log_write(LC_LOG_INFO, ev, __VA_ARGS__); \
 	} while (0)
-#define lc_log_warn(ev, ...)                               \
-	do {                                               \
-		if (lc_log_get_level() <= LC_LOG_WARN)     \
+#define lc_log_warn(ev, ...)                                        \
+	do {                                                        \
+		if (lc_log_get_level() <= LC_LOG_WARN)              \
 			lc_log_write(LC_LOG_WARN, ev, __VA_ARGS__); \
 	} while (0)
-#define lc_log_err(ev, ...)                               \
-	do {                                              \
-		if (lc_log_get_level() <= LC_LOG_ERR)     \
+#define lc_log_err(ev, ...)                                        \
+	do {                                                       \
+		if (lc_log_get_level() <= LC_LOG_ERR)              \
 			lc_log_write(LC_LOG_ERR, ev, __VA_ARGS__); \
 	} while (0)
 

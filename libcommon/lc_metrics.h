@@ -10,10 +10,10 @@
  * Export produces a JSON array of families, the form svc.metrics carries
  * on the bus:
  *   [{"name":"busbase_bus_requests_total","type":"counter","help":"...",
- *     "samples":["busbase_bus_requests_total{service=\"auth\",op=\"x\",result=\"ok\"} 3", ...]}]
- * lc_metrics_render merges several such arrays (one per process) by family
- * name, so each family gets exactly one HELP and one TYPE line, and renders
- * Prometheus text format 0.0.4.
+ *     "samples":["busbase_bus_requests_total{service=\"auth\",op=\"x\",result=\"ok\"}
+ * 3", ...]}] lc_metrics_render merges several such arrays (one per process) by
+ * family name, so each family gets exactly one HELP and one TYPE line, and
+ * renders Prometheus text format 0.0.4.
  *
  * All functions are thread-safe (one mutex per registry).
  */

@@ -43,8 +43,6 @@ const char *lc_svc_name(int svc);
 // Looks a service up by name; returns -1 when unknown.
 int lc_svc_find(const char *name, size_t len);
 
-
-
 /* ---- pub/sub topics, expanded from proto/topics.def ---- */
 #ifndef LC_TOPIC_ENUM
 #define LC_TOPIC_ENUM

@@ -17,13 +17,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct MHD_Response *resp;
+static struct MHD_Response  *resp;
 static volatile sig_atomic_t stop;
 
 static void
 on_signal(int sig)
 {
-	(void)sig;
+	(void) sig;
 	stop = 1;
 }
 
@@ -34,11 +34,11 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 {
 	static int marker;
 
-	(void)cls;
-	(void)url;
-	(void)method;
-	(void)version;
-	(void)upload;
+	(void) cls;
+	(void) url;
+	(void) method;
+	(void) version;
+	(void) upload;
 	if (*con_cls == NULL) {
 		*con_cls = &marker;
 		return MHD_YES;
@@ -54,16 +54,16 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)c;
-	(void)toe;
+	(void) cls;
+	(void) c;
+	(void) toe;
 	*con_cls = NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	static const char body[] = "{\"status\":\"ok\"}";
+	static const char  body[] = "{\"status\":\"ok\"}";
 	struct MHD_Daemon *d;
 	int                port;
 
@@ -73,17 +73,17 @@ main(int argc, char **argv)
 	}
 	port = atoi(argv[1]);
 	resp = MHD_create_response_from_buffer(
-	    strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
-	MHD_add_response_header(resp, "Content-Type",
-	    "application/json; charset=utf-8");
+	    strlen(body), (void *) (uintptr_t) body, MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(
+	    resp, "Content-Type", "application/json; charset=utf-8");
 	d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
 	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_DUAL_STACK,
-	    (uint16_t)port, NULL, NULL, handler, NULL,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)2,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+	    (uint16_t) port, NULL, NULL, handler, NULL,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) 2,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int) 4096,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 * 1024),
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 60,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int) 1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "hello: cannot listen on port %d\n", port);
