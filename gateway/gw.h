@@ -166,7 +166,8 @@ int gw_survey_extra(
 
 /* ---- http.c ---- */
 
-// The calling thread's bus client for svc (NULL if none is open).
+// The calling thread's bus client for svc, or another thread's when only
+// that one is connected (NULL if none is open).
 struct lc_client *gw_client(struct gw *g, int svc);
 
 // Copies the User-Agent header ua (or NULL) into out for the envelope's

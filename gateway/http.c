@@ -318,6 +318,7 @@ gw_client(struct gw *g, int svc)
 {
 	static atomic_int        next;
 	static _Thread_local int mine = -1;
+	struct lc_client        *c;
 
 	if (mine < 0) { // a thread's first call: take the next slot
 		mine = atomic_fetch_add(&next, 1);
@@ -325,7 +326,19 @@ gw_client(struct gw *g, int svc)
 	if (svc <= LC_SVC_GATEWAY || svc >= LC_SVC_COUNT || g->nclients == 0) {
 		return (NULL);
 	}
-	return (g->client[svc][mine % g->nclients]);
+	c = g->client[svc][mine % g->nclients];
+	// This thread's socket may have no connection yet (its dialer keeps
+	// trying) while another's has: use that one rather than answer 503.
+	// Seen right after start: the readiness probe went through one
+	// thread's socket, the next request through the other's.
+	for (int i = 1; lc_client_peers(c) == 0 && i < g->nclients; i++) {
+		struct lc_client *o = g->client[svc][(mine + i) % g->nclients];
+
+		if (o != NULL && lc_client_peers(o) > 0) {
+			return (o);
+		}
+	}
+	return (c);
 }
 
 static void

@@ -481,6 +481,9 @@ group_end(struct lc_txn *t, int rv)
 	struct lc_writer *wr = t->wr;
 	struct lc_txn    *m;
 
+	if (rv == 0 && t->precommit != NULL) {
+		rv = t->precommit(t);
+	}
 	if (rv == 0) {
 		rv = run(t, "COMMIT");
 	}
@@ -629,7 +632,9 @@ lc_txn_commit(struct lc_txn *t, struct lc_pub *pub, struct lc_rep *rp)
 	t->done = 0;
 	t->rv   = 0;
 	if (!writing_on_writer(t)) {
-		if ((rv = run(t, "COMMIT")) != 0) {
+		if ((t->state == LC_TXN_WRITE && t->precommit != NULL &&
+		        (rv = t->precommit(t)) != 0) ||
+		    (rv = run(t, "COMMIT")) != 0) {
 			lc_txn_rollback(t);
 			return (rv);
 		}

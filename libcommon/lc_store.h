@@ -93,6 +93,10 @@ struct lc_txn {
 	struct lc_writer *wr;     // the process's writer (borrowed), or NULL
 	json_t           *events; // [[topic, payload], ...] of this txn
 	enum lc_txn_state state;
+	// Run on the writer just before COMMIT (by whichever member commits
+	// the group; set it on every transaction of the process), or NULL:
+	// 0, or an error that rolls the group back.
+	int (*precommit)(struct lc_txn *t);
 	// as a member of a group commit (under the writer's group mutex)
 	struct lc_txn *next; // the next member
 	struct lc_pub *pub;  // where its events go

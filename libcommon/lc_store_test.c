@@ -426,6 +426,76 @@ test_group_commit(void **state)
 	lc_writer_close(wr);
 }
 
+static int precommits;
+
+// The precommit of test_precommit: writes a row of its own (committed
+// with the group); refuses when any row has v = 'bad'.
+static int
+precommit(struct lc_txn *t)
+{
+	sqlite3_stmt *st =
+	    lc_txn_stmt(t, "SELECT count(*) FROM t WHERE v = 'bad'");
+	int bad;
+
+	precommits++;
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	bad = sqlite3_column_int(st, 0);
+	lc_db_done(st);
+	if (bad > 0) {
+		return (LC_EINTERNAL);
+	}
+	st = lc_txn_stmt(t, "INSERT INTO t (v) VALUES ('pre')");
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	lc_db_done(st);
+	return (0);
+}
+
+static void
+insert_v(struct lc_txn *t, const char *v)
+{
+	sqlite3_stmt *st;
+
+	assert_int_equal(lc_txn_begin_write(t), 0);
+	st = lc_txn_stmt(t, "INSERT INTO t (v) VALUES (?1)");
+	(void) sqlite3_bind_text(st, 1, v, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	lc_db_done(st);
+}
+
+// The precommit runs before each COMMIT, inside the transaction; when it
+// fails, nothing of the transaction is kept. With and without a writer.
+static void
+test_precommit(void **state)
+{
+	struct lc_writer *wr;
+	sqlite3          *db;
+	struct lc_txn     t;
+
+	(void) state;
+	assert_int_equal(lc_writer_open(path, &wr), 0);
+	assert_int_equal(lc_db_open(path, &db), 0);
+	for (int mode = 0; mode < 2; mode++) {
+		lc_txn_init(&t, db, mode == 0 ? wr : NULL);
+		t.precommit = precommit;
+		precommits  = 0;
+		insert_v(&t, "a");
+		assert_int_equal(lc_txn_commit(&t, NULL, NULL), 0);
+		assert_int_equal(precommits, 1);
+		assert_int_equal(count(db), 2 + 2 * mode); // a, pre
+		insert_v(&t, "bad");
+		assert_int_not_equal(lc_txn_commit(&t, NULL, NULL), 0);
+		assert_int_equal(precommits, 2);
+		assert_int_equal(count(db), 2 + 2 * mode); // nothing kept
+		// the writer is free again
+		insert_v(&t, "b");
+		lc_txn_rollback(&t);
+		assert_int_equal(precommits, 2); // not on a rollback
+		lc_txn_fini(&t);
+	}
+	lc_db_close(db);
+	lc_writer_close(wr);
+}
+
 int
 main(void)
 {
@@ -433,6 +503,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stmts, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_group_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_precommit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(

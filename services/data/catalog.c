@@ -727,3 +727,84 @@ out:
 	data_sql_fini(&sql);
 	return (rv);
 }
+
+/* ---- upgrade ---- */
+
+// Gives collection id (with text columns) its FTS stage and triggers.
+static int
+fts_stage_one(sqlite3 *db, int64_t id)
+{
+	struct data_coll c   = { 0 };
+	struct data_sql  sql = { 0 };
+	sqlite3_stmt    *st;
+	size_t           cap = 0;
+	int              rv;
+
+	if ((rv = lc_db_prepare(db,
+	         "SELECT name, type FROM columns WHERE coll_id = ?1"
+	         " ORDER BY pos",
+	         &st)) != 0) {
+		return (rv);
+	}
+	(void) sqlite3_bind_int64(st, 1, id);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (c.ncols == cap) {
+			cap    = cap ? cap * 2 : 8;
+			c.cols = lc_realloc(c.cols, cap * sizeof(*c.cols));
+		}
+		c.cols[c.ncols].name =
+		    lc_strdup((const char *) sqlite3_column_text(st, 0));
+		c.cols[c.ncols].type =
+		    data_type_parse((const char *) sqlite3_column_text(st, 1));
+		c.cols[c.ncols].index = NULL;
+		c.ncols++;
+	}
+	sqlite3_finalize(st);
+	c.id = id;
+	snprintf(c.table, sizeof(c.table), "r%lld", (long long) id);
+	snprintf(c.fts, sizeof(c.fts), "f%lld", (long long) id);
+	data_sql_fts_stage(&sql, &c);
+	rv = lc_db_exec(db, sql.p);
+	data_sql_fini(&sql);
+	coll_clear(&c);
+	return (rv);
+}
+
+int
+data_catalog_fts_upgrade(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t      *ids = NULL;
+	size_t        n   = 0;
+	int           rv;
+
+	if ((rv = lc_db_exec(db, "BEGIN IMMEDIATE")) != 0) {
+		return (rv);
+	}
+	if ((rv = lc_db_prepare(db,
+	         "SELECT c.id FROM collections AS c WHERE EXISTS"
+	         " (SELECT 1 FROM columns WHERE coll_id = c.id"
+	         " AND type = 'text') AND NOT EXISTS (SELECT 1 FROM"
+	         " sqlite_schema WHERE name = 's' || c.id)",
+	         &st)) == 0) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			ids      = lc_realloc(ids, (n + 1) * sizeof(*ids));
+			ids[n++] = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_finalize(st);
+	}
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		rv = fts_stage_one(db, ids[i]);
+	}
+	lc_free(ids);
+	if (rv != 0) {
+		if (lc_db_exec(db, "ROLLBACK") != 0) {
+			lc_log_err("DATA-FTS-STAGE", "rollback failed");
+		}
+		return (rv);
+	}
+	if (n > 0) {
+		lc_log_info("DATA-FTS-STAGE", "upgraded %zu collections", n);
+	}
+	return (lc_db_exec(db, "COMMIT"));
+}

@@ -357,6 +357,48 @@ test_hard_delete_fts(void **state)
 	assert_int_equal(count_of("notes", "{\"include_deleted\":\"1\"}"), 0);
 }
 
+// A collection made before the FTS stage (migration 4) wrote f<N> from
+// its triggers; data_catalog_fts_upgrade gives it the stage, and the
+// index keeps following writes.
+static void
+test_fts_stage_upgrade(void **state)
+{
+	char     id[LC_ULID_LEN + 1];
+	char     params[128];
+	char     path[128];
+	sqlite3 *db;
+
+	(void) state;
+	// mk's answer lives until its next call
+	snprintf(
+	    id, sizeof(id), "%s", mk("notes", "U1", "{\"t\":\"walrus\"}"));
+	assert_int_equal(sql_int("SELECT count(*) FROM s1"), 0); // applied
+	assert_int_equal(sql_int("SELECT count(*) FROM fts_dirty"), 0);
+	// back to the old shape: no stage, triggers writing f1 directly
+	assert_int_equal(lc_db_exec(worker.db,
+	                     "DROP TABLE s1; DROP TRIGGER f1_ai;"
+	                     "CREATE TRIGGER f1_ai AFTER INSERT ON r1 BEGIN"
+	                     " INSERT INTO f1 (rowid, c0) VALUES"
+	                     " (new._rowid_, new.t); END;"),
+	    0);
+	snprintf(path, sizeof(path), "%s/data.db", dir);
+	assert_int_equal(lc_db_open(path, &db), 0);
+	assert_int_equal(data_catalog_fts_upgrade(db), 0);
+	assert_int_equal(data_catalog_fts_upgrade(db), 0); // nothing left
+	lc_db_close(db);
+	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_schema WHERE"
+	                         " name = 'f1_ai' AND sql LIKE '%\"s1\"%'"),
+	    1);
+	(void) mk("notes", "U1", "{\"t\":\"narwhal\"}");
+	snprintf(params, sizeof(params),
+	    "{\"collection\":\"notes\",\"id\":\"%s\"}", id);
+	expect(data_h_records_update, "U1", params, NULL, "{\"t\":\"beluga\"}",
+	    200, NULL, NULL);
+	assert_int_equal(count_of("notes", "{\"search\":\"narwhal\"}"), 1);
+	assert_int_equal(count_of("notes", "{\"search\":\"beluga\"}"), 1);
+	assert_int_equal(count_of("notes", "{\"search\":\"walrus\"}"), 0);
+}
+
 static void
 test_indexes(void **state)
 {
@@ -557,6 +599,8 @@ main(void)
 		    test_schema_drop_column, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_hard_delete_fts, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_fts_stage_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_validation, setup, teardown),

@@ -46,8 +46,9 @@ data_worker_open(struct lc_worker *w)
 	dw    = lc_calloc(1, sizeof(*dw));
 	dw->w = w;
 	lc_txn_init(&dw->txn, w->db, w->svc != NULL ? w->svc->writer : NULL);
-	dw->gen = -1;
-	w->user = dw;
+	dw->txn.precommit = data_fts_apply;
+	dw->gen           = -1;
+	w->user           = dw;
 	return (0);
 }
 
@@ -77,6 +78,98 @@ sqlite3_stmt *
 data_stmt(struct data_worker *dw, const char *sql)
 {
 	return (lc_txn_stmt(&dw->txn, sql));
+}
+
+/* ---- the FTS stage (data.h: data_sql_fts) ---- */
+
+// Runs st to the end; 0 or LC_EINTERNAL (logged).
+static int
+step_done(struct lc_txn *t, sqlite3_stmt *st, const char *what)
+{
+	int sr = sqlite3_step(st);
+
+	lc_db_done(st);
+	if (sr != SQLITE_DONE) {
+		lc_log_err(
+		    "DATA-SQL", "%s: %s", what, sqlite3_errmsg(lc_txn_db(t)));
+		return (LC_EINTERNAL);
+	}
+	return (0);
+}
+
+// Moves the staged rows of collection id into its FTS table.
+static int
+fts_apply_one(struct lc_txn *t, int64_t id)
+{
+	struct data_sql sql = { 0 };
+	sqlite3_stmt   *st;
+	char            stage[DATA_TABLE_MAX];
+	int64_t         ncols = -1;
+	int             rv;
+
+	snprintf(stage, sizeof(stage), "s%lld", (long long) id);
+	// seq, rid, del, then the text columns; no table: nothing staged
+	st = lc_txn_stmt(t,
+	    "SELECT count(*) - 3 FROM pragma_table_info(?1)"
+	    " HAVING count(*) > 3");
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_text(st, 1, stage, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		ncols = sqlite3_column_int64(st, 0);
+	}
+	lc_db_done(st);
+	if (ncols < 1) {
+		return (0);
+	}
+	data_sql_fts_apply(&sql, id, (size_t) ncols);
+	st = lc_txn_stmt(t, sql.p);
+	data_sql_fini(&sql);
+	if (st == NULL || (rv = step_done(t, st, "fts apply")) != 0) {
+		return (LC_EINTERNAL);
+	}
+	data_sql_add(&sql, "DELETE FROM ");
+	data_sql_ident(&sql, stage, strlen(stage));
+	st = lc_txn_stmt(t, sql.p);
+	data_sql_fini(&sql);
+	return (st != NULL ? step_done(t, st, "fts stage") : LC_EINTERNAL);
+}
+
+int
+data_fts_apply(struct lc_txn *t)
+{
+	sqlite3_stmt *st = lc_txn_stmt(t, "SELECT fts FROM fts_dirty");
+	int64_t       ids[64];
+	size_t        n  = 0;
+	int           sr = SQLITE_DONE;
+	int           rv = 0;
+
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	// Few collections per group; more than 64 come in later rounds.
+	while (n < LC_NELEM(ids) && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	lc_db_done(st);
+	if (n < LC_NELEM(ids) && sr != SQLITE_DONE) {
+		lc_log_err(
+		    "DATA-SQL", "fts dirty: %s", sqlite3_errmsg(lc_txn_db(t)));
+		return (LC_EINTERNAL);
+	}
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		if ((rv = fts_apply_one(t, ids[i])) == 0 &&
+		    (st = lc_txn_stmt(
+		         t, "DELETE FROM fts_dirty WHERE fts = ?1")) != NULL) {
+			(void) sqlite3_bind_int64(st, 1, ids[i]);
+			rv = step_done(t, st, "fts dirty");
+		}
+	}
+	if (rv == 0 && n == LC_NELEM(ids)) {
+		return (data_fts_apply(t));
+	}
+	return (rv);
 }
 
 /* ---- transactions ---- */

@@ -62,6 +62,20 @@ data_worker_init(struct lc_worker *w)
 	return (data_worker_open(w));
 }
 
+static int
+data_init(struct lc_service *s)
+{
+	sqlite3 *db;
+	int      rv;
+
+	if ((rv = lc_db_open(s->db_path, &db)) != 0) {
+		return (rv);
+	}
+	rv = data_catalog_fts_upgrade(db);
+	lc_db_close(db);
+	return (rv);
+}
+
 static void
 data_worker_fini(struct lc_worker *w)
 {
@@ -79,6 +93,7 @@ main(int argc, char **argv)
 		.nmigrations = data_nmigrations,
 		.db_file     = "data.db",
 		.nworkers    = DATA_WORKERS,
+		.init        = data_init,
 		.worker_init = data_worker_init,
 		.worker_fini = data_worker_fini,
 	};

@@ -77,6 +77,10 @@ const char *const data_migrations[] = {
 	") STRICT;"
 	"CREATE INDEX relations_to ON relations (to_coll);"
 	"UPDATE meta SET value = '3' WHERE key = 'schema_version';",
+	// 4: collections whose FTS index has rows staged in this transaction
+	// (sqlgen.c, data_fts_apply); always empty once committed.
+	"CREATE TABLE fts_dirty (fts INTEGER PRIMARY KEY) STRICT;"
+	"UPDATE meta SET value = '4' WHERE key = 'schema_version';",
 };
 
 const size_t data_nmigrations = LC_NELEM(data_migrations);

@@ -150,6 +150,30 @@ fts_cols(struct data_sql *b, const struct data_coll *c, int lead)
 	}
 }
 
+// One staged operation on c's FTS index (data_fts_apply runs them before
+// COMMIT): INSERT INTO s<id> (rid, del, c0, ...) VALUES (<pre>_rowid_,
+// del, <pre>"col", ...), and c marked as having staged rows.
+static void
+stage_row(
+    struct data_sql *b, const struct data_coll *c, const char *pre, int del)
+{
+	char name[DATA_TABLE_MAX];
+
+	snprintf(name, sizeof(name), "s%lld", (long long) c->id);
+	data_sql_add(b, "INSERT INTO ");
+	identz(b, name);
+	data_sql_add(b, " (rid, del");
+	fts_cols(b, c, 1);
+	data_sql_add(b, ") VALUES (");
+	data_sql_add(b, pre);
+	data_sql_add(b, del ? "_rowid_, 1" : "_rowid_, 0");
+	text_cols(b, c, pre);
+	snprintf(name, sizeof(name), "%lld", (long long) c->id);
+	data_sql_add(b, "); INSERT OR IGNORE INTO fts_dirty (fts) VALUES (");
+	data_sql_add(b, name);
+	data_sql_add(b, "); ");
+}
+
 // One trigger: name suffix, event, body.
 static void
 trigger(struct data_sql *b, const struct data_coll *c, const char *suffix,
@@ -180,26 +204,82 @@ trigger(struct data_sql *b, const struct data_coll *c, const char *suffix,
 	data_sql_add(b, " BEGIN ");
 	// _rowid_: a user column may be called rowid (never _rowid_).
 	if (del_old) {
-		data_sql_add(b, "INSERT INTO ");
-		identz(b, c->fts);
-		data_sql_add(b, " (");
-		identz(b, c->fts);
-		data_sql_add(b, ", rowid");
-		fts_cols(b, c, 1);
-		data_sql_add(b, ") VALUES ('delete', old._rowid_");
-		text_cols(b, c, "old.");
-		data_sql_add(b, "); ");
+		stage_row(b, c, "old.", 1);
 	}
 	if (ins_new) {
-		data_sql_add(b, "INSERT INTO ");
-		identz(b, c->fts);
-		data_sql_add(b, " (rowid");
-		fts_cols(b, c, 1);
-		data_sql_add(b, ") VALUES (new._rowid_");
-		text_cols(b, c, "new.");
-		data_sql_add(b, "); ");
+		stage_row(b, c, "new.", 0);
 	}
 	data_sql_add(b, "END;");
+}
+
+// Drops c's stage table (with what it holds) and mark, by id: c->fts is
+// "" when c has no text column now.
+static void
+stage_drop(struct data_sql *b, const struct data_coll *c)
+{
+	char name[DATA_TABLE_MAX];
+
+	snprintf(name, sizeof(name), "s%lld", (long long) c->id);
+	data_sql_add(b, "DROP TABLE IF EXISTS ");
+	identz(b, name);
+	snprintf(name, sizeof(name), "%lld", (long long) c->id);
+	data_sql_add(b, "; DELETE FROM fts_dirty WHERE fts = ");
+	data_sql_add(b, name);
+	data_sql_add(b, ";");
+}
+
+void
+data_sql_fts_stage(struct data_sql *b, const struct data_coll *c)
+{
+	static const char *const sfx[] = { "ai", "ad", "au" };
+	char                     name[DATA_TABLE_MAX + 8];
+
+	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
+		snprintf(name, sizeof(name), "%s_%s", c->fts, sfx[i]);
+		data_sql_add(b, "DROP TRIGGER IF EXISTS ");
+		identz(b, name);
+		data_sql_add(b, ";");
+	}
+	stage_drop(b, c);
+	snprintf(name, sizeof(name), "s%lld", (long long) c->id);
+	data_sql_add(b, " CREATE TABLE ");
+	identz(b, name);
+	data_sql_add(b,
+	    " (seq INTEGER PRIMARY KEY, rid INTEGER NOT NULL,"
+	    " del INTEGER NOT NULL");
+	fts_cols(b, c, 1);
+	data_sql_add(b, "); ");
+	trigger(b, c, "ai", "INSERT", 0, 1);
+	trigger(b, c, "ad", "DELETE", 1, 0);
+	trigger(b, c, "au", "UPDATE", 1, 1);
+}
+
+void
+data_sql_fts_apply(struct data_sql *b, int64_t id, size_t ncols)
+{
+	char name[DATA_TABLE_MAX];
+	char col[24];
+
+	snprintf(name, sizeof(name), "f%lld", (long long) id);
+	data_sql_add(b, "INSERT INTO ");
+	identz(b, name);
+	data_sql_add(b, " (");
+	identz(b, name);
+	data_sql_add(b, ", rowid");
+	for (size_t i = 0; i < ncols; i++) {
+		snprintf(col, sizeof(col), ", c%zu", i);
+		data_sql_add(b, col);
+	}
+	// the command column: 'delete', or null for an insert
+	data_sql_add(b, ") SELECT CASE WHEN del THEN 'delete' END, rid");
+	for (size_t i = 0; i < ncols; i++) {
+		snprintf(col, sizeof(col), ", c%zu", i);
+		data_sql_add(b, col);
+	}
+	snprintf(name, sizeof(name), "s%lld", (long long) id);
+	data_sql_add(b, " FROM ");
+	identz(b, name);
+	data_sql_add(b, " ORDER BY seq");
 }
 
 void
@@ -214,13 +294,15 @@ data_sql_fts(struct data_sql *b, const struct data_coll *c)
 		identz(b, name);
 		data_sql_add(b, ";");
 	}
-	data_sql_add(b, "DROP TABLE IF EXISTS ");
+	// what was staged for the old index is in the record table already
+	stage_drop(b, c);
+	data_sql_add(b, " DROP TABLE IF EXISTS ");
 	identz(b, c->fts);
 	data_sql_add(b, "; CREATE VIRTUAL TABLE ");
 	identz(b, c->fts);
-	// Contentless (the triggers give the old values to 'delete'), with
-	// columns c0, c1, ...: no user name reaches FTS5. Filled from the
-	// record table in the same transaction.
+	// Contentless (the staged rows give the old values to 'delete'),
+	// with columns c0, c1, ...: no user name reaches FTS5. Filled from
+	// the record table in the same transaction.
 	data_sql_add(b, " USING fts5(");
 	fts_cols(b, c, 0);
 	data_sql_add(b, ", content=''); INSERT INTO ");
@@ -232,9 +314,7 @@ data_sql_fts(struct data_sql *b, const struct data_coll *c)
 	data_sql_add(b, " FROM ");
 	identz(b, c->table);
 	data_sql_add(b, "; ");
-	trigger(b, c, "ai", "INSERT", 0, 1);
-	trigger(b, c, "ad", "DELETE", 1, 0);
-	trigger(b, c, "au", "UPDATE", 1, 1);
+	data_sql_fts_stage(b, c);
 }
 
 void
@@ -335,7 +415,8 @@ data_sql_fts_drop(struct data_sql *b, const struct data_coll *c)
 	}
 	data_sql_add(b, "DROP TABLE IF EXISTS ");
 	identz(b, fts);
-	data_sql_add(b, ";");
+	data_sql_add(b, "; ");
+	stage_drop(b, c);
 }
 
 void

@@ -4,6 +4,7 @@ aliases, the `after` keyset cursor, `fields`, `search` (FTS5), SQL
 fragments, and no leaks through hidden records (API.md §3.4–§3.7, §3.3)."""
 
 import json
+import threading
 
 from datalib import DataTest, all_rules, fake_ulid, filters, q
 
@@ -520,6 +521,51 @@ class QueryTest(DataTest):
         self.assertEqual(self.ids(c, q(search="zyzzyva")), [])
         # numbers are not text columns
         self.assertEqual(self.ids(c, q(search="1")), [])
+
+    def test_search_index_is_atomic_and_concurrent(self):
+        # The index is written when the transaction commits (staged rows,
+        # sqlgen.c): what a failed write staged never reaches it, and
+        # writes sharing one COMMIT are all indexed.
+        c = self.coll()
+        t = self.user.token
+        self.create(c, {"body": "seed text", "n": 1}, token=t)
+        r = self.rec("POST", "/%s/bulk" % c, [{"body": "aardvark one"}, {"body": 5}], token=t)
+        self.assertErr(r, 400, "type_mismatch")
+        self.assertEqual(self.count(c, q(search="aardvark")), 0)
+        r = self.rec("POST", "/%s/batch" % c, [
+            {"op": "create", "data": {"body": "gnu"}},
+            {"op": "update", "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "data": {"body": "x"}}], token=t)
+        self.assertStatus(r, 404)
+        self.assertEqual(self.count(c, q(search="gnu")), 0)
+        # create, update and delete in one batch: the index ends as the records do
+        a = self.create(c, {"body": "ibex"}, token=t)
+        r = self.rec("POST", "/%s/batch" % c, [
+            {"op": "create", "data": {"body": "okapi"}},
+            {"op": "update", "id": a["_id"], "data": {"body": "oryx"}},
+            {"op": "update", "id": a["_id"], "data": {"body": "tapir"}}], token=t)
+        self.assertStatus(r, 200)
+        for word, n in (("ibex", 0), ("oryx", 0), ("tapir", 1), ("okapi", 1)):
+            self.assertEqual(self.count(c, q(search=word)), n, word)
+        # concurrent creates (grouped into shared COMMITs) are all found
+        words = ["yak%s" % "".join(chr(97 + (i // 26 ** k) % 26) for k in range(3))
+                 for i in range(48)]
+        errs = []
+
+        def make(w):
+            try:
+                r = self.rec("POST", "/%s" % c, {"body": "yak " + w}, token=t)
+                if r.status != 201:
+                    errs.append(r.status)
+            except OSError as e:
+                errs.append(str(e))
+        threads = [threading.Thread(target=make, args=(w,)) for w in words]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(errs, [])
+        self.assertEqual(self.count(c, q(search="yak")), 48)
+        self.assertEqual(self.count(c, q(search=words[17])), 1)
 
     def test_literal_commas_colons_and_ascii_case(self):
         c = self.coll()
