@@ -30,11 +30,13 @@
  *   columns (_id TEXT UNIQUE, _created_at, _updated_at, _owner_id,
  *   _deleted_at) and one column per user field, declared TEXT, INTEGER,
  *   REAL, INTEGER (boolean 1/0) or TEXT (json) in creation order.
- * - f<N>: FTS5 over every text column of r<N>, external content
- *   (content='r<N>', same rowids), kept in sync by three triggers on r<N>
- *   in the same transaction as each write. When a text column is added,
- *   the FTS table and triggers are dropped, re-created over the new set
- *   and rebuilt inside the schema-changing transaction.
+ * - f<N>: contentless FTS5 over every text column of r<N> (columns c0..,
+ *   same rowids), kept in sync in the same transaction as each write:
+ *   three triggers on r<N> stage each change in s<N> and mark N in
+ *   fts_dirty, and data_fts_apply moves the staged rows into f<N> just
+ *   before COMMIT (see data_sql_fts for why). When a text column is
+ *   added, the FTS table, stage and triggers are dropped, re-created over
+ *   the new set and rebuilt inside the schema-changing transaction.
  *
  * Catalog cache (catalog.c). Each worker caches struct data_coll entries
  * (columns, rules, table names) tagged with the catalog_gen they were read
