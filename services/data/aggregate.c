@@ -87,36 +87,15 @@ data_h_records_aggregate(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
 {
 	struct data_worker *dw = data_worker(w);
-	struct data_caller  caller;
 	struct data_coll   *c;
 	struct data_query   q;
-	struct data_qopts   o   = { 0 };
 	json_t             *res = NULL;
 	json_t             *body;
-	int                 own;
-	int                 incl;
 	int                 rv;
 
-	data_caller_init(&caller, rq);
-	if ((rv = data_begin_read(dw)) != 0) {
-		return (data_fail(rp, rv, NULL, NULL));
+	if ((rv = data_read_open(dw, rq, rp, &c, &q)) != 0) {
+		return (rv);
 	}
-	if ((rv = data_resolve_read(dw, rq, 0, &caller, &c, &own)) != 0) {
-		data_end(dw);
-		return (data_fail(rp, rv, NULL, NULL));
-	}
-	if ((rv = data_query_bool(rq, "include_deleted", 0, &incl)) != 0) {
-		data_end(dw);
-		return (data_fail(rp, rv, NULL, "include_deleted"));
-	}
-	if (incl && !caller.admin) {
-		data_end(dw);
-		return (data_fail(rp, LC_EFORBIDDEN,
-		    "include_deleted is for the admin only.", NULL));
-	}
-	o.owner           = own ? caller.uid : NULL;
-	o.include_deleted = incl;
-	data_query_init(&q, c != NULL ? &c->schema : &data_empty_schema, &o);
 	if ((rv = data_query_aggregate(&q, rq->query)) != 0) {
 		lc_rep_error(rp, rv, NULL, q.err_field);
 		goto out;

@@ -505,6 +505,13 @@ LC_NODISCARD int data_posint(const json_t *v, int64_t max, int64_t *out);
 LC_NODISCARD int data_resolve_read(struct data_worker *dw,
     const struct lc_req *rq, int admin_ep, const struct data_caller *caller,
     struct data_coll **c, int *own);
+// The start of count and aggregate: begins the read, resolves the
+// collection (*c NULL: unknown, reads as empty), checks include_deleted
+// (admin only) and inits q with the caller's visibility. 0, or rv with the
+// error reply set and the transaction ended.
+LC_NODISCARD int data_read_open(struct data_worker *dw,
+    const struct lc_req *rq, struct lc_rep *rp, struct data_coll **c,
+    struct data_query *q);
 // The schema of an unknown collection: no columns (never queried).
 extern const struct data_schema data_empty_schema;
 

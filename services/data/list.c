@@ -430,24 +430,20 @@ data_h_admin_records_list(
 }
 
 int
-data_h_records_count(
-    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+data_read_open(struct data_worker *dw, const struct lc_req *rq,
+    struct lc_rep *rp, struct data_coll **c, struct data_query *q)
 {
-	struct data_worker *dw = data_worker(w);
-	struct data_caller  caller;
-	struct data_coll   *c;
-	struct data_query   q;
-	struct data_qopts   o = { 0 };
-	int64_t             n = 0;
-	int                 own;
-	int                 incl;
-	int                 rv;
+	struct data_caller caller;
+	struct data_qopts  o = { 0 };
+	int                own;
+	int                incl;
+	int                rv;
 
 	data_caller_init(&caller, rq);
 	if ((rv = data_begin_read(dw)) != 0) {
 		return (data_fail(rp, rv, NULL, NULL));
 	}
-	if ((rv = data_resolve_read(dw, rq, 0, &caller, &c, &own)) != 0) {
+	if ((rv = data_resolve_read(dw, rq, 0, &caller, c, &own)) != 0) {
 		data_end(dw);
 		return (data_fail(rp, rv, NULL, NULL));
 	}
@@ -460,9 +456,26 @@ data_h_records_count(
 		return (data_fail(rp, LC_EFORBIDDEN,
 		    "include_deleted is for the admin only.", NULL));
 	}
-	o.owner           = own ? caller.uid : NULL;
+	o.owner           = own ? caller.uid : NULL; // borrowed from rq
 	o.include_deleted = incl;
-	data_query_init(&q, c != NULL ? &c->schema : &data_empty_schema, &o);
+	data_query_init(
+	    q, *c != NULL ? &(*c)->schema : &data_empty_schema, &o);
+	return (0);
+}
+
+int
+data_h_records_count(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+{
+	struct data_worker *dw = data_worker(w);
+	struct data_coll   *c;
+	struct data_query   q;
+	int64_t             n = 0;
+	int                 rv;
+
+	if ((rv = data_read_open(dw, rq, rp, &c, &q)) != 0) {
+		return (rv);
+	}
 	if ((rv = data_query_filter(
 	         &q, json_object_get(rq->query, "filter"))) != 0 ||
 	    (rv = data_query_search(
