@@ -770,8 +770,33 @@ fts_stage_one(sqlite3 *db, int64_t id)
 	return (rv);
 }
 
+// Every record table gets its deleted-rows index (IF NOT EXISTS).
+static int
+deleted_indexes(sqlite3 *db)
+{
+	struct data_sql sql = { 0 };
+	sqlite3_stmt   *st;
+	char            table[DATA_TABLE_MAX];
+	int             rv;
+
+	if ((rv = lc_db_prepare(db, "SELECT id FROM collections", &st)) != 0) {
+		return (rv);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(table, sizeof(table), "r%lld",
+		    (long long) sqlite3_column_int64(st, 0));
+		data_sql_deleted_index(&sql, table);
+	}
+	sqlite3_finalize(st);
+	if (sql.p != NULL) {
+		rv = lc_db_exec(db, sql.p);
+	}
+	data_sql_fini(&sql);
+	return (rv);
+}
+
 int
-data_catalog_fts_upgrade(sqlite3 *db)
+data_catalog_upgrade(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	int64_t      *ids = NULL;
@@ -797,6 +822,9 @@ data_catalog_fts_upgrade(sqlite3 *db)
 		rv = fts_stage_one(db, ids[i]);
 	}
 	lc_free(ids);
+	if (rv == 0) {
+		rv = deleted_indexes(db);
+	}
 	if (rv != 0) {
 		if (lc_db_exec(db, "ROLLBACK") != 0) {
 			lc_log_err("DATA-FTS-STAGE", "rollback failed");

@@ -358,7 +358,7 @@ test_hard_delete_fts(void **state)
 }
 
 // A collection made before the FTS stage (migration 4) wrote f<N> from
-// its triggers; data_catalog_fts_upgrade gives it the stage, and the
+// its triggers; data_catalog_upgrade gives it the stage, and the
 // index keeps following writes.
 static void
 test_fts_stage_upgrade(void **state)
@@ -383,8 +383,8 @@ test_fts_stage_upgrade(void **state)
 	    0);
 	snprintf(path, sizeof(path), "%s/data.db", dir);
 	assert_int_equal(lc_db_open(path, &db), 0);
-	assert_int_equal(data_catalog_fts_upgrade(db), 0);
-	assert_int_equal(data_catalog_fts_upgrade(db), 0); // nothing left
+	assert_int_equal(data_catalog_upgrade(db), 0);
+	assert_int_equal(data_catalog_upgrade(db), 0); // nothing left
 	lc_db_close(db);
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_schema WHERE"
 	                         " name = 'f1_ai' AND sql LIKE '%\"s1\"%'"),

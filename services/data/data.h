@@ -310,9 +310,10 @@ LC_NODISCARD int data_catalog_add_columns(
 // by sqlgen.c). 0, LC_EUNIQUE_VIOLATION (a UNIQUE index over duplicates)
 // or LC_EINTERNAL.
 LC_NODISCARD int data_catalog_exec(struct data_worker *dw, const char *sql);
-// At start, on a connection of its own: collections made before the FTS
-// stage existed (migration 4) get it, and triggers that use it.
-LC_NODISCARD int data_catalog_fts_upgrade(sqlite3 *db);
+// At start, on a connection of its own, what collections made by older
+// versions lack: the FTS stage and triggers that use it (migration 4),
+// the deleted-rows index.
+LC_NODISCARD int data_catalog_upgrade(sqlite3 *db);
 // Inside a write transaction: +1 on catalog_gen (every worker reloads).
 LC_NODISCARD int data_catalog_bump(struct data_worker *dw);
 // The index of column name (exact) in c->cols, or -1.
@@ -354,7 +355,12 @@ void data_sql_add(struct data_sql *b, const char *s);
 void data_sql_ident(struct data_sql *b, const char *s, size_t len);
 void data_sql_fini(struct data_sql *b);
 
+// CREATE TABLE r<N> with the system columns, and its deleted-rows index.
 void data_sql_create_table(struct data_sql *b, const char *table);
+// The partial index d<N> of r<N>'s soft-deleted rows: only deletes and
+// restores write it; it tells in one step whether any row is deleted
+// (query.h: data_query_sql_count_fts).
+void data_sql_deleted_index(struct data_sql *b, const char *table);
 void data_sql_add_column(
     struct data_sql *b, const char *table, const char *col, enum data_type t);
 // The FTS index of a collection: the contentless FTS5 table f<id> over

@@ -119,17 +119,14 @@ paging_parse(const struct lc_req *rq, int incl_def, struct paging *pg,
 	return (0);
 }
 
-// Runs a count statement built by q.
+// Runs sql (bound from q) for one integer; 0, or LC_EINTERNAL (logged).
 static int
-count_rows(struct data_worker *dw, struct data_query *q, int64_t *out)
+one_int(struct data_worker *dw, struct data_query *q, const char *sql,
+    int64_t *out)
 {
-	char         *sql = NULL;
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = data_stmt_dyn(dw, sql);
 	int           rv = LC_EINTERNAL;
 
-	data_query_sql_count(q, &sql);
-	st = data_stmt_dyn(dw, sql);
-	lc_free(sql);
 	if (st == NULL) {
 		return (LC_EINTERNAL);
 	}
@@ -141,6 +138,31 @@ count_rows(struct data_worker *dw, struct data_query *q, int64_t *out)
 		    "DATA-SQL", "count: %s", sqlite3_errmsg(data_conn(dw)));
 	}
 	lc_db_done(st);
+	return (rv);
+}
+
+// The number of records q matches. A search alone on a collection
+// without soft-deleted rows is counted on the FTS index (query.h); else
+// every match is looked up.
+static int
+count_rows(struct data_worker *dw, struct data_query *q, int64_t *out)
+{
+	char   *any = NULL;
+	char   *fts = NULL;
+	char   *sql = NULL;
+	int64_t deleted;
+	int     rv;
+
+	if (data_query_sql_count_fts(q, &any, &fts) &&
+	    one_int(dw, q, any, &deleted) == 0 && deleted == 0) {
+		rv = one_int(dw, q, fts, out);
+	} else {
+		data_query_sql_count(q, &sql);
+		rv = one_int(dw, q, sql, out);
+	}
+	lc_free(any);
+	lc_free(fts);
+	lc_free(sql);
 	return (rv);
 }
 

@@ -71,7 +71,7 @@ data_init(struct lc_service *s)
 	if ((rv = lc_db_open(s->db_path, &db)) != 0) {
 		return (rv);
 	}
-	rv = data_catalog_fts_upgrade(db);
+	rv = data_catalog_upgrade(db);
 	lc_db_close(db);
 	return (rv);
 }

@@ -1621,7 +1621,8 @@ data_query_search(struct data_query *q, json_t *search)
 	buf_add(&c, " WHERE ");
 	buf_identz(&c, q->schema->fts);
 	buf_add(&c, " MATCH ");
-	buf_param(&c, push_text(q, m, strlen(m)));
+	q->match_param = push_text(q, m, strlen(m));
+	buf_param(&c, q->match_param);
 	buf_add(&c, ")");
 	where_add(q, c.p);
 	buf_fini(&c);
@@ -2086,6 +2087,32 @@ out:
 }
 
 /* ---- statements -------------------------------------------------------- */
+
+int
+data_query_sql_count_fts(
+    struct data_query *q, char **any_deleted, char **count)
+{
+	struct data_buf b = { 0 };
+
+	*any_deleted = *count = NULL;
+	if (q->match == NULL || q->nconds > 0 || q->opts.owner != NULL ||
+	    q->opts.include_deleted || q->schema->fts == NULL) {
+		return (0);
+	}
+	buf_add(&b, "SELECT EXISTS (SELECT 1 FROM ");
+	buf_identz(&b, q->schema->table);
+	buf_add(&b, " WHERE \"_deleted_at\" IS NOT NULL)");
+	*any_deleted = b.p;
+	b            = (struct data_buf) { 0 };
+	buf_add(&b, "SELECT count(*) FROM ");
+	buf_identz(&b, q->schema->fts);
+	buf_add(&b, " WHERE ");
+	buf_identz(&b, q->schema->fts);
+	buf_add(&b, " MATCH ");
+	buf_param(&b, q->match_param);
+	*count = b.p;
+	return (1);
+}
 
 size_t
 data_query_parts(const struct data_query *q)

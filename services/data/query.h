@@ -266,10 +266,11 @@ struct data_query {
 
 	const char *indexed_by; // FROM table INDEXED BY this, or NULL
 
-	char  after[27];     // the cursor _id, "" when none
-	int   cursor_loaded; // data_query_cursor_load built the keyset
-	int   nconds;        // filter conditions so far
-	char *match;         // canonical FTS5 expression, NULL when none
+	char   after[27];     // the cursor _id, "" when none
+	int    cursor_loaded; // data_query_cursor_load built the keyset
+	int    nconds;        // filter conditions so far
+	char  *match;         // canonical FTS5 expression, NULL when none
+	size_t match_param;   // its ?N
 
 	char *err_field; // field of the last error, or NULL (owned)
 
@@ -282,6 +283,13 @@ struct data_query {
 // would make SQLite sort every row that follows; so the page reads the
 // first range, then (q->tail = 1) the nulls for what is left of it.
 size_t data_query_parts(const struct data_query *q);
+// Counting a search without a row lookup per match: when q is a search
+// alone (no filter, no owner limit, live rows only), and the collection
+// has no soft-deleted row (SQL 1: SELECT EXISTS over its deleted-rows
+// index), the count is the FTS index's (SQL 2), which holds exactly the
+// records' rows. 0 when q is not such a search.
+int data_query_sql_count_fts(
+    struct data_query *q, char **any_deleted, char **count);
 // 1 when q has a filter or search condition.
 int data_query_has_filter(const struct data_query *q);
 // The index that yields the rows in q's sort order (one on the first sort

@@ -87,7 +87,22 @@ data_sql_create_table(struct data_sql *b, const char *table)
 	    " \"_created_at\" INTEGER NOT NULL,"
 	    " \"_updated_at\" INTEGER NOT NULL,"
 	    " \"_owner_id\" TEXT,"
-	    " \"_deleted_at\" INTEGER)");
+	    " \"_deleted_at\" INTEGER); ");
+	data_sql_deleted_index(b, table);
+}
+
+void
+data_sql_deleted_index(struct data_sql *b, const char *table)
+{
+	char name[DATA_TABLE_MAX];
+
+	snprintf(name, sizeof(name), "d%s", table + 1); // r<N> -> d<N>
+	data_sql_add(b, "CREATE INDEX IF NOT EXISTS ");
+	identz(b, name);
+	data_sql_add(b, " ON ");
+	identz(b, table);
+	data_sql_add(
+	    b, " (\"_deleted_at\") WHERE \"_deleted_at\" IS NOT NULL;");
 }
 
 // Declared types give the affinities of §3.2: booleans are 1/0, json is

@@ -566,6 +566,16 @@ class QueryTest(DataTest):
         self.assertEqual(errs, [])
         self.assertEqual(self.count(c, q(search="yak")), 48)
         self.assertEqual(self.count(c, q(search=words[17])), 1)
+        # a soft-deleted match is not counted (nor listed); restored, it is
+        y = self.ids(c, q(search=words[17]))[0]
+        self.assertOKBody(self.rec("DELETE", "/%s/%s" % (c, y), token=t))
+        self.assertEqual(self.count(c, q(search="yak")), 47)
+        self.assertEqual(self.listing(c, q(search="yak", limit=1))["total"], 47)
+        self.assertEqual(self.count(c, q(search="yak", include_deleted="true"),
+                                    token=self.cluster.admin), 48)
+        self.assertStatus(self.rec("POST", "/%s/%s/restore" % (c, y), token=t), 200)
+        self.assertEqual(self.count(c, q(search="yak")), 48)
+        self.assertEqual(self.listing(c, q(search="yak", limit=1))["total"], 48)
 
     def test_literal_commas_colons_and_ascii_case(self):
         c = self.coll()
