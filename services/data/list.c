@@ -304,7 +304,7 @@ list_rows(struct data_worker *dw, struct data_query *q,
 	}
 	if (matches >= 0) {
 		rows = rows_estimate(dw, q);
-		if (matches == 0 ||
+		if (matches == 0 || rows < 0 ||
 		    (double) (pg->limit + 1) * (double) rows /
 		            (double) matches >
 		        (double) matches) {
