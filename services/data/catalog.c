@@ -467,6 +467,9 @@ data_catalog_add_columns(
 		data_sql_fts(&sql, c);
 		rv = data_catalog_exec(dw, sql.p);
 	}
+	if (rv == 0 && text) {
+		rv = data_catalog_ref_indexes(dw, c); // a relation's field
+	}
 	data_sql_fini(&sql);
 	dw->cat_dirty = 1;
 	return (rv);
@@ -589,6 +592,9 @@ data_catalog_drop_column(struct data_worker *dw, struct data_coll *c, size_t i)
 	data_sql_drop_index(&sql, idx);
 	data_sql_add(&sql, ";");
 	data_sql_index_name(idx, sizeof(idx), 'v', c->id, c->pos[i]);
+	data_sql_drop_index(&sql, idx);
+	data_sql_add(&sql, ";");
+	data_sql_index_name(idx, sizeof(idx), 'x', c->id, c->pos[i]);
 	data_sql_drop_index(&sql, idx);
 	data_sql_add(&sql, ";");
 	if (text) {
@@ -728,6 +734,76 @@ out:
 	return (rv);
 }
 
+/* ---- relation indexes ---- */
+
+int
+data_catalog_ref_indexes(struct data_worker *dw, struct data_coll *c)
+{
+	struct data_sql sql = { 0 };
+	sqlite3_stmt   *st  = data_stmt(
+	       dw, "SELECT from_field FROM relations WHERE from_coll = ?1");
+	char idx[48];
+	int  sr;
+	int  rv = 0;
+
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_int64(st, 1, c->id);
+	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *f = (const char *) sqlite3_column_text(st, 0);
+
+		for (size_t i = 0; f != NULL && i < c->ncols; i++) {
+			// text only: an array of ids (json) is matched with
+			// json_each, which no index serves
+			if (c->cols[i].type == DATA_T_TEXT &&
+			    strcmp(c->cols[i].name, f) == 0) {
+				data_sql_index_name(
+				    idx, sizeof(idx), 'x', c->id, c->pos[i]);
+				data_sql_create_index(
+				    &sql, c, idx, c->cols[i].name, 0);
+				data_sql_add(&sql, ";");
+			}
+		}
+	}
+	lc_db_done(st);
+	if (sr != SQLITE_DONE) {
+		rv = sql_fail(dw, "relation fields");
+	} else if (sql.p != NULL) {
+		rv = data_catalog_exec(dw, sql.p);
+	}
+	data_sql_fini(&sql);
+	return (rv);
+}
+
+int
+data_catalog_ref_index_drop(
+    struct data_worker *dw, int64_t coll_id, const char *field)
+{
+	struct data_sql sql = { 0 };
+	sqlite3_stmt   *st  = data_stmt(
+	       dw, "SELECT pos FROM columns WHERE coll_id = ?1 AND name = ?2");
+	char idx[48];
+	int  rv = 0;
+
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_int64(st, 1, coll_id);
+	(void) sqlite3_bind_text(st, 2, field, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		data_sql_index_name(idx, sizeof(idx), 'x', coll_id,
+		    sqlite3_column_int64(st, 0));
+		data_sql_drop_index(&sql, idx);
+	}
+	lc_db_done(st);
+	if (sql.p != NULL) {
+		rv = data_catalog_exec(dw, sql.p);
+	}
+	data_sql_fini(&sql);
+	return (rv);
+}
+
 /* ---- upgrade ---- */
 
 // Gives collection id (with text columns) its FTS stage and triggers.
@@ -795,6 +871,41 @@ deleted_indexes(sqlite3 *db)
 	return (rv);
 }
 
+// Every relation's text from_field gets its index (IF NOT EXISTS; see
+// data_catalog_ref_indexes).
+static int
+ref_indexes_all(sqlite3 *db)
+{
+	struct data_sql  sql = { 0 };
+	struct data_coll c   = { 0 };
+	sqlite3_stmt    *st;
+	char             idx[48];
+	int              rv;
+
+	if ((rv = lc_db_prepare(db,
+	         "SELECT r.from_coll, c.pos, c.name FROM relations AS r"
+	         " JOIN columns AS c ON c.coll_id = r.from_coll"
+	         " AND c.name = r.from_field AND c.type = 'text'",
+	         &st)) != 0) {
+		return (rv);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		c.id = sqlite3_column_int64(st, 0);
+		snprintf(c.table, sizeof(c.table), "r%lld", (long long) c.id);
+		data_sql_index_name(
+		    idx, sizeof(idx), 'x', c.id, sqlite3_column_int64(st, 1));
+		data_sql_create_index(&sql, &c, idx,
+		    (const char *) sqlite3_column_text(st, 2), 0);
+		data_sql_add(&sql, ";");
+	}
+	sqlite3_finalize(st);
+	if (sql.p != NULL) {
+		rv = lc_db_exec(db, sql.p);
+	}
+	data_sql_fini(&sql);
+	return (rv);
+}
+
 int
 data_catalog_upgrade(sqlite3 *db)
 {
@@ -824,6 +935,9 @@ data_catalog_upgrade(sqlite3 *db)
 	lc_free(ids);
 	if (rv == 0) {
 		rv = deleted_indexes(db);
+	}
+	if (rv == 0) {
+		rv = ref_indexes_all(db);
 	}
 	if (rv != 0) {
 		if (lc_db_exec(db, "ROLLBACK") != 0) {

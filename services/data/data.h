@@ -310,9 +310,18 @@ LC_NODISCARD int data_catalog_add_columns(
 // by sqlgen.c). 0, LC_EUNIQUE_VIOLATION (a UNIQUE index over duplicates)
 // or LC_EINTERNAL.
 LC_NODISCARD int data_catalog_exec(struct data_worker *dw, const char *sql);
+// The index "x<id>_<pos>" on (field, _deleted_at) of each text column of c
+// that a relation goes from (IF NOT EXISTS): a delete of a target record
+// finds the records referencing it through it (relations.c), instead of
+// scanning the collection inside the write transaction. Made when the
+// relation or the column comes, dropped with the relation or the column.
+LC_NODISCARD int data_catalog_ref_indexes(
+    struct data_worker *dw, struct data_coll *c);
+LC_NODISCARD int data_catalog_ref_index_drop(
+    struct data_worker *dw, int64_t coll_id, const char *field);
 // At start, on a connection of its own, what collections made by older
 // versions lack: the FTS stage and triggers that use it (migration 4),
-// the deleted-rows index.
+// the deleted-rows index, the indexes of relations' fields.
 LC_NODISCARD int data_catalog_upgrade(sqlite3 *db);
 // Inside a write transaction: +1 on catalog_gen (every worker reloads).
 LC_NODISCARD int data_catalog_bump(struct data_worker *dw);
@@ -398,7 +407,8 @@ void data_sql_delete_row(struct data_sql *b, const struct data_coll *c);
 // Drops the FTS triggers, table and stage of c (IF EXISTS).
 void data_sql_fts_drop(struct data_sql *b, const struct data_coll *c);
 // The generated name of an index on the column at pos of collection id:
-// kind 'i' (an admin index, §5.1) or 'v' (a unique validation rule). No
+// kind 'i' (an admin index, §5.1), 'v' (a unique validation rule) or 'x'
+// (a relation's from_field, data_catalog_ref_indexes). No
 // user text ever reaches index DDL but the quoted column name.
 void data_sql_index_name(
     char *buf, size_t size, char kind, int64_t coll_id, int64_t pos);

@@ -373,6 +373,7 @@ data_h_relations_create(
 	size_t              tlen;
 	int64_t             from_id;
 	int64_t             to_id;
+	struct data_coll   *fc;
 	int64_t             now = lc_now_ms();
 	int                 od  = OD_SET_NULL;
 	char                id[LC_ULID_LEN + 1];
@@ -469,6 +470,10 @@ data_h_relations_create(
 		rv = sql_fail(dw, "insert relation");
 		goto out;
 	}
+	if ((rv = data_catalog_find(dw, from, flen, &fc)) != 0 ||
+	    (rv = data_catalog_ref_indexes(dw, fc)) != 0) {
+		goto out;
+	}
 	rel = json_pack("{s:s, s:s%, s:s%, s:s%, s:s, s:I}", "id", id,
 	    "from_collection", from, flen, "from_field", field, fldlen,
 	    "to_collection", to, tlen, "on_delete", od_names[od], "created_at",
@@ -494,6 +499,7 @@ data_h_relations_delete(
 	const char         *id;
 	size_t              len;
 	json_t             *ok;
+	char                field[DATA_NAME_MAX + 1];
 	int                 sr;
 	int                 rv;
 
@@ -508,10 +514,29 @@ data_h_relations_delete(
 		data_end(dw);
 		return (0);
 	}
-	if ((st = data_stmt(dw, "DELETE FROM relations WHERE id = ?1")) ==
-	    NULL) {
+	// its field's index goes with it
+	if ((st = data_stmt(dw,
+	         "SELECT from_coll, from_field FROM relations WHERE id = "
+	         "?1")) != NULL) {
+		int64_t from = 0;
+
+		(void) sqlite3_bind_text(st, 1, id, (int) len, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			from = sqlite3_column_int64(st, 0);
+			snprintf(field, sizeof(field), "%s",
+			    (const char *) sqlite3_column_text(st, 1));
+		}
+		lc_db_done(st); // before the DROP INDEX: no statement active
+		if (from != 0) {
+			rv = data_catalog_ref_index_drop(dw, from, field);
+		}
+	}
+	if (rv != 0 ||
+	    (st = data_stmt(dw, "DELETE FROM relations WHERE id = ?1")) ==
+	        NULL) {
 		data_end(dw);
-		return (data_fail(rp, LC_EINTERNAL, NULL, NULL));
+		return (
+		    data_fail(rp, rv != 0 ? rv : LC_EINTERNAL, NULL, NULL));
 	}
 	(void) sqlite3_bind_text(st, 1, id, (int) len, SQLITE_STATIC);
 	sr = sqlite3_step(st);

@@ -566,6 +566,87 @@ test_cascade(void **state)
 	assert_null(arec("kchild", c1));
 }
 
+static int64_t
+index_count(const char *like)
+{
+	sqlite3_stmt *st;
+	int64_t       n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(worker.db,
+	                     "SELECT count(*) FROM sqlite_schema WHERE"
+	                     " type = 'index' AND name LIKE ?1 ESCAPE '\\'",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
+	(void) sqlite3_bind_text(st, 1, like, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		n = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return (n);
+}
+
+// A relation's text from_field gets an index (x<id>_<pos>), made with the
+// relation or when the column comes, dropped with the relation or the
+// column; the lookup of referrers uses it; a json field gets none.
+static void
+test_field_index(void **state)
+{
+	char          rid[27];
+	char          a[27];
+	char          p[27];
+	char          body[160];
+	char          like[32];
+	sqlite3_stmt *st;
+	char         *plan = NULL;
+	json_t       *r;
+	int64_t       from;
+
+	(void) state;
+	mk("xto", "U1", "{}", a);
+	snprintf(body, sizeof(body), "{\"author\":\"%s\"}", a);
+	mk("xfrom", "U1", body, p);
+	from = coll_id("xfrom");
+	snprintf(like, sizeof(like), "x%lld\\_%%", (long long) from);
+	assert_int_equal(index_count(like), 0);
+	relate("xfrom", "author", "xto", "cascade", rid);
+	assert_int_equal(index_count(like), 1);
+	// a field that comes later gets it when it comes; a json one never
+	relate("xfrom", "editor", "xto", NULL, NULL);
+	relate("xfrom", "refs", "xto", NULL, NULL);
+	assert_int_equal(index_count(like), 1);
+	snprintf(
+	    body, sizeof(body), "{\"editor\":\"%s\",\"refs\":[\"%s\"]}", a, a);
+	mk("xfrom", "U1", body, p);
+	assert_int_equal(index_count(like), 2);
+	// the referrers' lookup reads it
+	snprintf(body, sizeof(body),
+	    "EXPLAIN QUERY PLAN SELECT _rowid_ FROM r%lld WHERE \"author\" ="
+	    " ?1",
+	    (long long) from);
+	assert_int_equal(
+	    sqlite3_prepare_v2(worker.db, body, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		lc_free(plan);
+		plan = lc_strdup((const char *) sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	assert_non_null(plan);
+	assert_non_null(strstr(plan, "USING COVERING INDEX x"));
+	lc_free(plan);
+	// gone with the relation, and with the column
+	snprintf(body, sizeof(body), "{\"id\":\"%s\"}", rid);
+	assert_int_equal(
+	    call(data_h_relations_delete, "admin", body, NULL, NULL, &r), 200);
+	json_decref(r);
+	assert_int_equal(index_count(like), 1);
+	assert_int_equal(
+	    call(data_h_collections_drop_column, "admin",
+	        "{\"name\":\"xfrom\",\"column\":\"editor\"}", NULL, NULL, &r),
+	    200);
+	json_decref(r);
+	assert_int_equal(index_count(like), 0);
+}
+
 static void
 test_cycles(void **state)
 {
@@ -916,6 +997,7 @@ main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_set_null),
 		cmocka_unit_test(test_cascade),
+		cmocka_unit_test(test_field_index),
 		cmocka_unit_test(test_cycles),
 		cmocka_unit_test(test_restrict),
 		cmocka_unit_test(test_expand),
