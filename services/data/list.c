@@ -257,20 +257,20 @@ page_run(struct data_worker *dw, struct data_query *q, const struct paging *pg,
 // An estimate of the number of rows of q's table (its largest rowid),
 // or -1.
 static int64_t
-rows_estimate(struct data_worker *dw, const struct data_query *q)
+rows_estimate(struct data_worker *dw, struct data_query *q)
 {
-	char          sql[64];
+	char         *sql = NULL;
 	sqlite3_stmt *st;
 	int64_t       n = -1;
 
-	snprintf(sql, sizeof(sql), "SELECT max(_rowid_) FROM \"%s\"",
-	    q->schema->table);
+	data_query_sql_max_rowid(q, &sql);
 	if ((st = data_stmt_dyn(dw, sql)) != NULL) {
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			n = sqlite3_column_int64(st, 0);
 		}
 		lc_db_done(st);
 	}
+	lc_free(sql);
 	return (n);
 }
 

@@ -2207,6 +2207,16 @@ data_query_sql_list(
 }
 
 void
+data_query_sql_max_rowid(const struct data_query *q, char **out)
+{
+	struct data_buf b = { 0 };
+
+	buf_add(&b, "SELECT max(_rowid_) FROM ");
+	buf_identz(&b, q->schema->table);
+	*out = b.p;
+}
+
+void
 data_query_sql_count(struct data_query *q, char **out)
 {
 	struct data_buf b = { 0 };

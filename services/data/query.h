@@ -290,6 +290,8 @@ size_t data_query_parts(const struct data_query *q);
 // records' rows. 0 when q is not such a search.
 int data_query_sql_count_fts(
     struct data_query *q, char **any_deleted, char **count);
+// SELECT max(_rowid_) FROM q's table: an estimate of its row count.
+void data_query_sql_max_rowid(const struct data_query *q, char **out);
 // 1 when q has a filter or search condition.
 int data_query_has_filter(const struct data_query *q);
 // The index that yields the rows in q's sort order (one on the first sort

@@ -230,23 +230,31 @@ expect_where(const char *query, const char *where, const char *vals)
 	data_query_fini(&q);
 }
 
+// Checks what parsing query gave (rv, q's error field), then frees q.
+static void
+check_err(struct data_query *q, const char *query, int rv, int code,
+    const char *field)
+{
+	if (rv != code) {
+		fail_msg("%s: rv %d (%s), want %s", query, rv,
+		    rv ? lc_err_code(rv) : "ok", lc_err_code(code));
+	}
+	if ((field == NULL) != (q->err_field == NULL) ||
+	    (field != NULL && strcmp(field, q->err_field) != 0)) {
+		fail_msg("%s: field %s, want %s", query,
+		    q->err_field ? q->err_field : "(none)",
+		    field ? field : "(none)");
+	}
+	data_query_fini(q);
+}
+
 static void
 expect_err(const char *query, int code, const char *field)
 {
 	struct data_query q;
 	int               rv = parse(&q, &posts, &all_rows, query);
 
-	if (rv != code) {
-		fail_msg("%s: rv %d (%s), want %s", query, rv,
-		    rv ? lc_err_code(rv) : "ok", lc_err_code(code));
-	}
-	if ((field == NULL) != (q.err_field == NULL) ||
-	    (field != NULL && strcmp(field, q.err_field) != 0)) {
-		fail_msg("%s: field %s, want %s", query,
-		    q.err_field ? q.err_field : "(none)",
-		    field ? field : "(none)");
-	}
-	data_query_fini(&q);
+	check_err(&q, query, rv, code, field);
 }
 
 // Runs a parsed query (after cursor load) and writes the row numbers
@@ -312,18 +320,11 @@ one_value(sqlite3 *db, struct data_query *q, const char *sql, int64_t *out)
 static int64_t
 run_count(sqlite3 *db, struct data_query *q)
 {
-	sqlite3_stmt *st  = NULL;
-	char         *sql = NULL;
-	int64_t       n;
+	char   *sql = NULL;
+	int64_t n   = -1;
 
 	data_query_sql_count(q, &sql);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		fail_msg("prepare %s: %s", sql, sqlite3_errmsg(db));
-	}
-	assert_int_equal(data_query_bind(q, st), 0);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	(void) one_value(db, q, sql, &n);
 	lc_free(sql);
 	return (n);
 }
@@ -1604,17 +1605,7 @@ expect_agg_err(const char *query, int code, const char *field)
 	struct data_query q;
 	int               rv = agg_parse(&q, &posts, &live, query);
 
-	if (rv != code) {
-		fail_msg("%s: rv %d (%s), want %s", query, rv,
-		    rv ? lc_err_code(rv) : "ok", lc_err_code(code));
-	}
-	if ((field == NULL) != (q.err_field == NULL) ||
-	    (field != NULL && strcmp(field, q.err_field) != 0)) {
-		fail_msg("%s: field %s, want %s", query,
-		    q.err_field ? q.err_field : "(none)",
-		    field ? field : "(none)");
-	}
-	data_query_fini(&q);
+	check_err(&q, query, rv, code, field);
 }
 
 // A column of a result row as text: n (null), i:3, r:2.5, t:abc.
