@@ -28,6 +28,7 @@ coll_clear(struct data_coll *c)
 	for (size_t i = 0; i < c->ncols; i++) {
 		lc_free((char *) (uintptr_t) c->cols[i].name);
 		lc_free((char *) (uintptr_t) c->cols[i].index);
+		lc_free((char *) (uintptr_t) c->cols[i].index_then);
 	}
 	c->id_index[0] = '\0';
 	lc_free(c->cols);
@@ -104,11 +105,16 @@ data_catalog_bump(struct data_worker *dw)
 
 // Finds, for _id and each column of c, an index (not partial) that starts
 // with it: list.c reads a sorted page from it (its own and unique ones).
+// With it, the index's third column when its second is _deleted_at.
 static int
 lead_indexes_load(struct data_worker *dw, struct data_coll *c)
 {
 	sqlite3_stmt *st = data_stmt(dw,
-	    "SELECT l.name, i.name FROM pragma_index_list(?1) AS l,"
+	    "SELECT l.name, i.name, (SELECT j.name FROM"
+	    " pragma_index_info(l.name) AS j WHERE j.seqno = 2 AND EXISTS"
+	    " (SELECT 1 FROM pragma_index_info(l.name) AS k WHERE"
+	    " k.seqno = 1 AND k.name = '_deleted_at'))"
+	    " FROM pragma_index_list(?1) AS l,"
 	    " pragma_index_info(l.name) AS i WHERE i.seqno = 0"
 	    " AND l.partial = 0 ORDER BY l.name");
 	int           sr;
@@ -130,9 +136,14 @@ lead_indexes_load(struct data_worker *dw, struct data_coll *c)
 			continue;
 		}
 		for (size_t i = 0; i < c->ncols; i++) {
+			const char *then =
+			    (const char *) sqlite3_column_text(st, 2);
+
 			if (c->cols[i].index == NULL &&
 			    strcmp(c->cols[i].name, col) == 0) {
 				c->cols[i].index = lc_strdup(idx);
+				c->cols[i].index_then =
+				    then != NULL ? lc_strdup(then) : NULL;
 			}
 		}
 	}
@@ -173,7 +184,8 @@ cols_load(struct data_worker *dw, struct data_coll *c)
 		    lc_strdup((const char *) sqlite3_column_text(st, 0));
 		c->cols[c->ncols].type =
 		    data_type_parse((const char *) sqlite3_column_text(st, 1));
-		c->cols[c->ncols].index = NULL;
+		c->cols[c->ncols].index      = NULL;
+		c->cols[c->ncols].index_then = NULL;
 		text |= c->cols[c->ncols].type == DATA_T_TEXT;
 		c->ncols++;
 	}
@@ -181,7 +193,7 @@ cols_load(struct data_worker *dw, struct data_coll *c)
 	if (sr != SQLITE_DONE) {
 		return (sql_fail(dw, "columns"));
 	}
-	snprintf(c->table, sizeof(c->table), "r%lld", (long long) c->id);
+	data_sql_table_name(c->table, sizeof(c->table), c->id);
 	if (text) {
 		snprintf(c->fts, sizeof(c->fts), "f%lld", (long long) c->id);
 	} else {
@@ -392,8 +404,8 @@ data_catalog_create(struct data_worker *dw, const char *name, size_t len,
 		rv = sql_fail(dw, "create collection");
 		goto out;
 	}
-	snprintf(table, sizeof(table), "r%lld",
-	    (long long) sqlite3_last_insert_rowid(data_conn(dw)));
+	data_sql_table_name(
+	    table, sizeof(table), sqlite3_last_insert_rowid(data_conn(dw)));
 	data_sql_create_table(&sql, table);
 	if ((rv = data_catalog_exec(dw, sql.p)) != 0 ||
 	    (rv = data_catalog_bump(dw)) != 0 ||
@@ -604,13 +616,15 @@ data_catalog_drop_column(struct data_worker *dw, struct data_coll *c, size_t i)
 	data_sql_ident(&sql, c->table, strlen(c->table));
 	data_sql_add(&sql, " DROP COLUMN ");
 	data_sql_ident(&sql, name, strlen(name));
-	if ((rv = data_catalog_exec(dw, sql.p)) != 0 ||
+	// The other admin indexes may carry the column too: reshaped first.
+	if ((rv = run(dw,
+	         "DELETE FROM indexes WHERE coll_id = ?1 AND col_name = ?2",
+	         c->id, name, 0)) != 0 ||
+	    (rv = data_index_reshape(data_conn(dw), c->id)) != 0 ||
+	    (rv = data_catalog_exec(dw, sql.p)) != 0 ||
 	    (rv = run(dw,
 	         "DELETE FROM columns WHERE coll_id = ?1 AND name = ?2", c->id,
 	         name, 0)) != 0 ||
-	    (rv = run(dw,
-	         "DELETE FROM indexes WHERE coll_id = ?1 AND col_name = ?2",
-	         c->id, name, 0)) != 0 ||
 	    (rv = run(dw,
 	         "DELETE FROM relations WHERE from_coll = ?1"
 	         " AND from_field = ?2",
@@ -704,7 +718,7 @@ data_catalog_set_validation(struct data_worker *dw, struct data_coll *c,
 		sql.len = 0;
 		if (now) {
 			data_sql_create_index(
-			    &sql, c, idx, c->cols[i].name, 1);
+			    &sql, c, idx, c->cols[i].name, 1, NULL, 0);
 		} else {
 			data_sql_drop_index(&sql, idx);
 		}
@@ -761,7 +775,7 @@ data_catalog_ref_indexes(struct data_worker *dw, struct data_coll *c)
 				data_sql_index_name(
 				    idx, sizeof(idx), 'x', c->id, c->pos[i]);
 				data_sql_create_index(
-				    &sql, c, idx, c->cols[i].name, 0);
+				    &sql, c, idx, c->cols[i].name, 0, NULL, 0);
 				data_sql_add(&sql, ";");
 			}
 		}
@@ -832,12 +846,13 @@ fts_stage_one(sqlite3 *db, int64_t id)
 		    lc_strdup((const char *) sqlite3_column_text(st, 0));
 		c.cols[c.ncols].type =
 		    data_type_parse((const char *) sqlite3_column_text(st, 1));
-		c.cols[c.ncols].index = NULL;
+		c.cols[c.ncols].index      = NULL;
+		c.cols[c.ncols].index_then = NULL;
 		c.ncols++;
 	}
 	sqlite3_finalize(st);
 	c.id = id;
-	snprintf(c.table, sizeof(c.table), "r%lld", (long long) id);
+	data_sql_table_name(c.table, sizeof(c.table), id);
 	snprintf(c.fts, sizeof(c.fts), "f%lld", (long long) id);
 	data_sql_fts_stage(&sql, &c);
 	rv = lc_db_exec(db, sql.p);
@@ -859,8 +874,8 @@ deleted_indexes(sqlite3 *db)
 		return (rv);
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(table, sizeof(table), "r%lld",
-		    (long long) sqlite3_column_int64(st, 0));
+		data_sql_table_name(
+		    table, sizeof(table), sqlite3_column_int64(st, 0));
 		data_sql_deleted_index(&sql, table);
 	}
 	sqlite3_finalize(st);
@@ -891,11 +906,11 @@ ref_indexes_all(sqlite3 *db)
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		c.id = sqlite3_column_int64(st, 0);
-		snprintf(c.table, sizeof(c.table), "r%lld", (long long) c.id);
+		data_sql_table_name(c.table, sizeof(c.table), c.id);
 		data_sql_index_name(
 		    idx, sizeof(idx), 'x', c.id, sqlite3_column_int64(st, 1));
 		data_sql_create_index(&sql, &c, idx,
-		    (const char *) sqlite3_column_text(st, 2), 0);
+		    (const char *) sqlite3_column_text(st, 2), 0, NULL, 0);
 		data_sql_add(&sql, ";");
 	}
 	sqlite3_finalize(st);
@@ -903,6 +918,34 @@ ref_indexes_all(sqlite3 *db)
 		rv = lc_db_exec(db, sql.p);
 	}
 	data_sql_fini(&sql);
+	return (rv);
+}
+
+// Every collection's admin indexes get their shape (data_index_reshape;
+// a no-op for those that have it). The ids are read first: SQLite refuses
+// DDL while a statement of the connection is still reading.
+static int
+admin_indexes_all(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int64_t      *ids = NULL;
+	size_t        n   = 0;
+	int           rv;
+
+	if ((rv = lc_db_prepare(db,
+	         "SELECT DISTINCT coll_id FROM indexes WHERE is_unique = 0",
+	         &st)) != 0) {
+		return (rv);
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		ids      = lc_realloc(ids, (n + 1) * sizeof(*ids));
+		ids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		rv = data_index_reshape(db, ids[i]);
+	}
+	lc_free(ids);
 	return (rv);
 }
 
@@ -938,6 +981,9 @@ data_catalog_upgrade(sqlite3 *db)
 	}
 	if (rv == 0) {
 		rv = ref_indexes_all(db);
+	}
+	if (rv == 0) {
+		rv = admin_indexes_all(db);
 	}
 	if (rv != 0) {
 		if (lc_db_exec(db, "ROLLBACK") != 0) {

@@ -46,7 +46,7 @@ record_count(struct data_worker *dw, int64_t id, int64_t *out)
 	char            table[DATA_TABLE_MAX];
 	int             rv = LC_EINTERNAL;
 
-	snprintf(table, sizeof(table), "r%lld", (long long) id);
+	data_sql_table_name(table, sizeof(table), id);
 	data_sql_add(&sql, "SELECT count(*) FROM ");
 	data_sql_ident(&sql, table, strlen(table));
 	data_sql_add(&sql, " WHERE \"_deleted_at\" IS NULL");

@@ -455,6 +455,134 @@ test_indexes(void **state)
 	mk("items", "U1", "{\"n\":2}");
 }
 
+// The columns of index name, comma-separated, as pragma_index_info
+// lists them ("" when there is no such index).
+static const char *
+index_cols(const char *name)
+{
+	static char   out[256];
+	sqlite3_stmt *st;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_prepare_v2(worker.db,
+	                     "SELECT group_concat(name, ',') FROM (SELECT name"
+	                     " FROM pragma_index_info(?1) ORDER BY seqno)",
+	                     -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0)) {
+		snprintf(out, sizeof(out), "%s", sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return (out);
+}
+
+// The last line of SQLite's plan for sql.
+static char *
+plan_of(const char *sql_text)
+{
+	char          q[512];
+	char         *plan = NULL;
+	sqlite3_stmt *st;
+
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql_text);
+	assert_int_equal(
+	    sqlite3_prepare_v2(worker.db, q, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		lc_free(plan);
+		plan = lc_strdup((const char *) sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	assert_non_null(plan);
+	return (plan);
+}
+
+static void
+index_add(const char *col, int unique)
+{
+	char body[96];
+
+	snprintf(body, sizeof(body), "{\"column\":\"%s\",\"unique\":%s}", col,
+	    unique ? "true" : "false");
+	json_decref(ok(data_h_collections_index_create, "admin", N("shape"),
+	    NULL, body, 201));
+}
+
+// A non-unique admin index on X is (X, _deleted_at, up to
+// DATA_INDEX_COVER other admin-indexed columns in creation order); a
+// unique one is on X alone; every index change reshapes the others, and
+// so does a dropped column. A filter on one indexed column sorted by
+// another is then read without a row lookup per index entry.
+static void
+test_index_shape(void **state)
+{
+	char   *plan;
+	json_t *r;
+	json_t *items;
+
+	(void) state;
+	for (int i = 0; i < 30; i++) {
+		char body[192];
+
+		snprintf(body, sizeof(body),
+		    "{\"a\":%d,\"b\":%d,\"c\":\"c%d\",\"d\":%d,"
+		    "\"e\":%d,\"f\":%d,\"g\":%d}",
+		    i % 3, 100 - i, i, i, i, i, i);
+		mk("shape", "U1", body);
+	}
+	// columns a..g are at positions 1..7 of collection 1
+	index_add("a", 0);
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at");
+	index_add("b", 0);
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at,b");
+	assert_string_equal(index_cols("i1_2"), "b,_deleted_at,a");
+	index_add("c", 1);
+	assert_string_equal(index_cols("i1_3"), "c");
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at,b,c");
+	assert_string_equal(index_cols("i1_2"), "b,_deleted_at,a,c");
+	index_add("d", 0);
+	index_add("e", 0);
+	index_add("f", 0);
+	// at most DATA_INDEX_COVER others
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at,b,c,d,e");
+	assert_string_equal(index_cols("i1_6"), "f,_deleted_at,a,b,c,d");
+	// the filter is tested on the sort field's index entries
+	plan = plan_of("SELECT * FROM r1 INDEXED BY i1_2 WHERE \"a\" = 1"
+	               " AND \"_deleted_at\" IS NULL ORDER BY \"b\" DESC");
+	assert_non_null(strstr(plan, "USING INDEX i1_2"));
+	lc_free(plan);
+	// gone: the others lose it
+	expect(data_h_collections_index_delete, "admin",
+	    "{\"name\":\"shape\",\"column\":\"b\"}", NULL, NULL, 200, NULL,
+	    NULL);
+	assert_string_equal(index_cols("i1_2"), "");
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at,c,d,e,f");
+	// a dropped column leaves every index it was in
+	expect(data_h_collections_drop_column, "admin",
+	    "{\"name\":\"shape\",\"column\":\"c\"}", NULL, NULL, 200, NULL,
+	    NULL);
+	assert_string_equal(index_cols("i1_3"), "");
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at,d,e,f");
+	assert_string_equal(index_cols("i1_4"), "d,_deleted_at,a,e,f");
+	// the list's answer is the same whichever index reads it
+	r     = ok(data_h_records_list, "U1", "{\"collection\":\"shape\"}",
+	        "{\"filter\":\"a:eq:1\",\"sort\":\"-d\",\"limit\":3}", NULL, 200);
+	items = json_object_get(r, "items");
+	assert_int_equal(json_array_size(items), 3);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(items, 0), "d")),
+	    28);
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_array_get(items, 2), "d")),
+	    22);
+	assert_int_equal(json_integer_value(json_object_get(r, "total")), 10);
+	json_decref(r);
+	// a start reshapes indexes made before (an older, narrower one)
+	sql("DROP INDEX i1_1; CREATE INDEX i1_1 ON r1 (\"a\")");
+	assert_int_equal(data_catalog_upgrade(worker.db), 0);
+	assert_string_equal(index_cols("i1_1"), "a,_deleted_at,d,e,f");
+}
+
 static void
 test_validation(void **state)
 {
@@ -602,6 +730,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_fts_stage_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_index_shape, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -412,9 +412,15 @@ void data_sql_fts_drop(struct data_sql *b, const struct data_coll *c);
 // user text ever reaches index DDL but the quoted column name.
 void data_sql_index_name(
     char *buf, size_t size, char kind, int64_t coll_id, int64_t pos);
-// CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON t ("col")
+// The record table of a collection id: "r<id>".
+void data_sql_table_name(char *buf, size_t size, int64_t coll_id);
+// CREATE [UNIQUE] INDEX IF NOT EXISTS "name" ON t ("col"): unique, on the
+// column alone; else ("col", "_deleted_at", cover...), where cover are
+// further columns a read may test on the index before the row (see
+// data_index_reshape).
 void data_sql_create_index(struct data_sql *b, const struct data_coll *c,
-    const char *name, const char *col, int unique);
+    const char *name, const char *col, int unique, const char *const *cover,
+    size_t ncover);
 // DROP INDEX IF EXISTS "name"
 void data_sql_drop_index(struct data_sql *b, const char *name);
 
@@ -605,8 +611,12 @@ int data_h_collections_set_rules(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
 
 // indexes.c (§5.1)
-int data_h_collections_index_list(
-    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
+// Gives every non-unique admin index of the collection its shape (see
+// indexes.c): rebuilds those that differ. 0 or LC_EINTERNAL.
+#define DATA_INDEX_COVER 4
+LC_NODISCARD int data_index_reshape(sqlite3 *db, int64_t coll_id);
+int              data_h_collections_index_list(
+                 struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
 int data_h_collections_index_create(
     struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp);
 int data_h_collections_index_delete(

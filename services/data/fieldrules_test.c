@@ -20,8 +20,8 @@
 #include "lc_err.h"
 
 static const struct data_col cols[] = {
-	{ "title", DATA_T_TEXT, NULL },
-	{ "views", DATA_T_INTEGER, NULL },
+	{ "title", DATA_T_TEXT, NULL, NULL },
+	{ "views", DATA_T_INTEGER, NULL, NULL },
 };
 static const struct data_schema schema = { "posts", NULL, cols, LC_NELEM(cols),
 	NULL };

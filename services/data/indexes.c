@@ -9,6 +9,15 @@
  * an existing column (exact match in the catalog) and is quoted. A UNIQUE
  * index over existing duplicates fails inside the transaction: 409
  * unique_violation and nothing is kept.
+ *
+ * Shape: a unique index is on its column alone. Every other admin index on
+ * X is (X, _deleted_at, then up to DATA_INDEX_COVER other admin-indexed
+ * columns, in the order their indexes were made): a list that filters on
+ * one indexed column and sorts by another walks the sort column's index
+ * and tests the filter on each entry, and SQLite looks up a row only when
+ * it needs a column the index lacks, i.e. for the page itself (1,000,000
+ * records, 1% filter, sort: 2,100 row lookups became 21). The cost: the
+ * other indexes are rebuilt whenever an admin index comes or goes.
  */
 #include <string.h>
 
@@ -57,7 +66,138 @@ index_exists(struct data_worker *dw, const struct data_coll *c,
 	return (sr == SQLITE_ROW ? 1 : sr == SQLITE_DONE ? 0 : -1);
 }
 
-// Runs the index DDL of column i and records the index.
+// The admin indexes of one collection, in the order they were made.
+struct admin_indexes {
+	size_t  n;
+	char   *name[DATA_MAX_COLS];
+	int64_t pos[DATA_MAX_COLS];
+	int     unique[DATA_MAX_COLS];
+};
+
+static void
+admin_indexes_fini(struct admin_indexes *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		lc_free(a->name[i]);
+	}
+	a->n = 0;
+}
+
+static int
+admin_indexes_load(sqlite3 *db, int64_t coll_id, struct admin_indexes *a)
+{
+	sqlite3_stmt *st;
+	int           sr;
+
+	a->n = 0;
+	if (lc_db_prepare(db,
+	        "SELECT i.col_name, c.pos, i.is_unique FROM indexes AS i"
+	        " JOIN columns AS c ON c.coll_id = i.coll_id"
+	        " AND c.name = i.col_name WHERE i.coll_id = ?1"
+	        " ORDER BY i.rowid",
+	        &st) != 0) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_int64(st, 1, coll_id);
+	while ((sr = sqlite3_step(st)) == SQLITE_ROW && a->n < DATA_MAX_COLS) {
+		a->name[a->n] =
+		    lc_strdup((const char *) sqlite3_column_text(st, 0));
+		a->pos[a->n]    = sqlite3_column_int64(st, 1);
+		a->unique[a->n] = sqlite3_column_int(st, 2);
+		a->n++;
+	}
+	sqlite3_finalize(st);
+	if (sr != SQLITE_DONE && sr != SQLITE_ROW) {
+		lc_log_err("DATA-SQL", "indexes: %s", sqlite3_errmsg(db));
+		admin_indexes_fini(a);
+		return (LC_EINTERNAL);
+	}
+	return (0);
+}
+
+// 1 if index `name` has exactly the columns want[0..n), in order.
+static int
+index_has_shape(
+    sqlite3 *db, const char *name, const char *const *want, size_t n)
+{
+	sqlite3_stmt *st;
+	size_t        k  = 0;
+	int           ok = 1;
+
+	if (lc_db_prepare(db,
+	        "SELECT name FROM pragma_index_info(?1) ORDER BY seqno",
+	        &st) != 0) {
+		return (0);
+	}
+	(void) sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while (ok && sqlite3_step(st) == SQLITE_ROW) {
+		const char *col = (const char *) sqlite3_column_text(st, 0);
+
+		ok = k < n && col != NULL && strcmp(col, want[k]) == 0;
+		k++;
+	}
+	sqlite3_finalize(st);
+	return (ok && k == n);
+}
+
+int
+data_index_reshape(sqlite3 *db, int64_t coll_id)
+{
+	struct admin_indexes a;
+	struct data_sql      sql = { 0 };
+	struct data_coll     c   = { 0 };
+	const char          *want[2 + DATA_INDEX_COVER];
+	char                 name[48];
+	int                  rv;
+
+	if ((rv = admin_indexes_load(db, coll_id, &a)) != 0) {
+		return (rv);
+	}
+	c.id = coll_id;
+	data_sql_table_name(c.table, sizeof(c.table), coll_id);
+	for (size_t i = 0; i < a.n; i++) {
+		size_t n = 2;
+
+		if (a.unique[i]) {
+			continue;
+		}
+		want[0] = a.name[i];
+		want[1] = "_deleted_at";
+		for (size_t j = 0; j < a.n && n < 2 + DATA_INDEX_COVER; j++) {
+			if (j != i) {
+				want[n++] = a.name[j];
+			}
+		}
+		data_sql_index_name(
+		    name, sizeof(name), 'i', coll_id, a.pos[i]);
+		if (index_has_shape(db, name, want, n)) {
+			continue;
+		}
+		data_sql_drop_index(&sql, name);
+		data_sql_add(&sql, ";");
+		data_sql_create_index(
+		    &sql, &c, name, a.name[i], 0, want + 2, n - 2);
+		data_sql_add(&sql, ";");
+	}
+	if (sql.p != NULL && lc_db_exec(db, sql.p) != 0) {
+		rv = LC_EINTERNAL;
+	}
+	data_sql_fini(&sql);
+	admin_indexes_fini(&a);
+	return (rv);
+}
+
+// data_index_reshape, then the catalog generation moves (index names are
+// cached per worker).
+static int
+reshape(struct data_worker *dw, int64_t coll_id)
+{
+	int rv = data_index_reshape(data_conn(dw), coll_id);
+
+	return (rv != 0 ? rv : data_catalog_bump(dw));
+}
+
+// Records the index on column i and builds it (and the others' new shape).
 static int
 index_make(
     struct data_worker *dw, const struct data_coll *c, size_t i, int unique)
@@ -68,12 +208,15 @@ index_make(
 	int             sr;
 	int             rv;
 
-	data_sql_index_name(name, sizeof(name), 'i', c->id, c->pos[i]);
-	data_sql_create_index(&sql, c, name, c->cols[i].name, unique);
-	rv = data_catalog_exec(dw, sql.p);
-	data_sql_fini(&sql);
-	if (rv != 0) {
-		return (rv);
+	if (unique) {
+		data_sql_index_name(name, sizeof(name), 'i', c->id, c->pos[i]);
+		data_sql_create_index(
+		    &sql, c, name, c->cols[i].name, 1, NULL, 0);
+		rv = data_catalog_exec(dw, sql.p);
+		data_sql_fini(&sql);
+		if (rv != 0) {
+			return (rv);
+		}
 	}
 	if ((st = data_stmt(dw,
 	         "INSERT INTO indexes (coll_id, col_name, is_unique,"
@@ -91,7 +234,7 @@ index_make(
 		    sqlite3_errmsg(data_conn(dw)));
 		return (LC_EINTERNAL);
 	}
-	return (0);
+	return (reshape(dw, c->id));
 }
 
 int
@@ -201,7 +344,7 @@ data_h_collections_index_delete(
 		(void) sqlite3_bind_text(st, 2, col, (int) len, SQLITE_STATIC);
 		sr = sqlite3_step(st);
 		lc_db_done(st);
-		rv = sr == SQLITE_DONE ? 0 : LC_EINTERNAL;
+		rv = sr == SQLITE_DONE ? reshape(dw, c->id) : LC_EINTERNAL;
 	} else if (rv == 0) {
 		rv = LC_EINTERNAL;
 	}

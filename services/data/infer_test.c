@@ -19,11 +19,11 @@
 #include "lc_err.h"
 
 static const struct data_col cols[] = {
-	{ "title", DATA_T_TEXT, NULL },
-	{ "views", DATA_T_INTEGER, NULL },
-	{ "price", DATA_T_REAL, NULL },
-	{ "published", DATA_T_BOOLEAN, NULL },
-	{ "tags", DATA_T_JSON, NULL },
+	{ "title", DATA_T_TEXT, NULL, NULL },
+	{ "views", DATA_T_INTEGER, NULL, NULL },
+	{ "price", DATA_T_REAL, NULL, NULL },
+	{ "published", DATA_T_BOOLEAN, NULL, NULL },
+	{ "tags", DATA_T_JSON, NULL, NULL },
 };
 static const struct data_schema posts = { "r1", "f1", cols, LC_NELEM(cols),
 	NULL };

@@ -287,6 +287,8 @@ rows_estimate(struct data_worker *dw, struct data_query *q)
 // SORTED_WALK_BUDGET VM instructions, a few ms) and the planner's plan
 // runs when the walk runs out of it. The walk's statement names the
 // index (INDEXED BY); if that fails to prepare, the planner's runs.
+// Unless the planner's plan reads the page in order: an eq filter on a
+// column whose index goes on with the sort field (indexes.c).
 static int
 list_rows(struct data_worker *dw, struct data_query *q,
     const struct paging *pg, int64_t matches, struct data_rel_expand *e,
@@ -299,7 +301,7 @@ list_rows(struct data_worker *dw, struct data_query *q,
 
 	*next = json_null();
 	if (offset != 0 || !data_query_has_filter(q) ||
-	    data_query_sort_index(q) == NULL) {
+	    data_query_sort_index(q) == NULL || data_query_filter_sorts(q)) {
 		return (page_run(dw, q, pg, offset, 0, e, items, next));
 	}
 	if (matches >= 0) {

@@ -21,11 +21,11 @@
 
 // The system fields (§3.2), in the order of a full record.
 static const struct data_col sysf[DATA_NSYS] = {
-	{ "_id", DATA_T_TEXT, NULL },
-	{ "_created_at", DATA_T_INTEGER, NULL },
-	{ "_updated_at", DATA_T_INTEGER, NULL },
-	{ "_owner_id", DATA_T_TEXT, NULL },
-	{ "_deleted_at", DATA_T_INTEGER, NULL },
+	{ "_id", DATA_T_TEXT, NULL, NULL },
+	{ "_created_at", DATA_T_INTEGER, NULL, NULL },
+	{ "_updated_at", DATA_T_INTEGER, NULL, NULL },
+	{ "_owner_id", DATA_T_TEXT, NULL, NULL },
+	{ "_deleted_at", DATA_T_INTEGER, NULL, NULL },
 };
 
 /* ---- strings ----------------------------------------------------------- */
@@ -766,6 +766,9 @@ emit_scalar(struct data_query *q, const struct cond *cd, const struct tval *tv)
 			// IS NOT: null fields match ne (§3.5).
 			buf_add(&c, op == OP_EQ ? " = " : " IS NOT ");
 			buf_param(&c, idx);
+			if (op == OP_EQ && q->neq < DATA_FILTER_MAX) {
+				q->eq[q->neq++] = cd->col;
+			}
 		}
 		break;
 	default: // ordered: null fields and null values never match
@@ -2143,6 +2146,25 @@ data_query_sort_index(const struct data_query *q)
 		}
 	}
 	return (NULL);
+}
+
+int
+data_query_filter_sorts(const struct data_query *q)
+{
+	if (q->opts.include_deleted || q->nsort == 0) {
+		return (0);
+	}
+	for (size_t k = 0; k < q->neq; k++) {
+		for (size_t i = 0; i < q->schema->ncols; i++) {
+			const struct data_col *c = &q->schema->cols[i];
+
+			if (c->name == q->eq[k] && c->index_then != NULL &&
+			    strcmp(c->index_then, q->sort[0].name) == 0) {
+				return (1);
+			}
+		}
+	}
+	return (0);
 }
 
 const char *

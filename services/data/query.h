@@ -149,6 +149,10 @@ struct data_col {
 	// An index (not partial) whose first column this is, or NULL: a
 	// sort on the column can be read in order from it (list.c).
 	const char *index;
+	// When that index goes on (_deleted_at, X, ...): X, else NULL. With
+	// an eq condition on this column, live records come from it in X's
+	// order (data_query_filter_sorts).
+	const char *index_then;
 };
 
 // What the query builder needs to know of a collection. All borrowed.
@@ -266,11 +270,15 @@ struct data_query {
 
 	const char *indexed_by; // FROM table INDEXED BY this, or NULL
 
-	char   after[27];     // the cursor _id, "" when none
-	int    cursor_loaded; // data_query_cursor_load built the keyset
-	int    nconds;        // filter conditions so far
-	char  *match;         // canonical FTS5 expression, NULL when none
-	size_t match_param;   // its ?N
+	char after[27];     // the cursor _id, "" when none
+	int  cursor_loaded; // data_query_cursor_load built the keyset
+	int  nconds;        // filter conditions so far
+	// The columns of eq conditions with a value (every condition is
+	// ANDed at the top), as schema names.
+	const char *eq[DATA_FILTER_MAX];
+	size_t      neq;
+	char       *match;       // canonical FTS5 expression, NULL when none
+	size_t      match_param; // its ?N
 
 	char *err_field; // field of the last error, or NULL (owned)
 
@@ -297,6 +305,10 @@ int data_query_has_filter(const struct data_query *q);
 // The index that yields the rows in q's sort order (one on the first sort
 // field), or NULL when there is none.
 const char *data_query_sort_index(const struct data_query *q);
+// 1 when an eq condition's index yields the live matches in the order of
+// the first sort field (see data_col.index_then): SQLite's planner then
+// reads only the page from it.
+int data_query_filter_sorts(const struct data_query *q);
 
 // Prepares q for one request (no allocation that can fail). s and o are
 // copied by pointer and by value respectively; s must outlive q.

@@ -24,13 +24,13 @@
 /* ---- fixtures ---------------------------------------------------------- */
 
 static const struct data_col post_cols[] = {
-	{ "title", DATA_T_TEXT, NULL },
-	{ "views", DATA_T_INTEGER, NULL },
-	{ "price", DATA_T_REAL, NULL },
-	{ "published", DATA_T_BOOLEAN, NULL },
-	{ "tags", DATA_T_JSON, NULL },
-	{ "zip", DATA_T_TEXT, NULL },
-	{ "rank", DATA_T_INTEGER, NULL },
+	{ "title", DATA_T_TEXT, NULL, NULL },
+	{ "views", DATA_T_INTEGER, NULL, NULL },
+	{ "price", DATA_T_REAL, NULL, NULL },
+	{ "published", DATA_T_BOOLEAN, NULL, NULL },
+	{ "tags", DATA_T_JSON, NULL, NULL },
+	{ "zip", DATA_T_TEXT, NULL, NULL },
+	{ "rank", DATA_T_INTEGER, NULL, NULL },
 };
 
 // Same columns in two tables: declared types (affinity) and none, so the
@@ -1274,6 +1274,58 @@ test_count_flow(void **state)
 	json_decref(bad);
 }
 
+/* ---- plan hints --------------------------------------------------------- */
+
+// data_query_filter_sorts: an eq condition with a value on a column whose
+// index goes on (_deleted_at, X) yields live matches in X's order.
+static void
+test_filter_sorts(void **state)
+{
+	static const struct data_col cols[] = {
+		{ "cat", DATA_T_INTEGER, "i1_1", "score" },
+		{ "score", DATA_T_INTEGER, "i1_2", "cat" },
+		{ "other", DATA_T_INTEGER, NULL, NULL },
+	};
+	static const struct data_schema s = { "r1", NULL, cols, LC_NELEM(cols),
+		NULL };
+	static const struct {
+		const struct data_qopts *o;
+		const char              *query;
+		int                      sorts;
+	} cases[] = {
+		{ &live, "{\"filter\":\"cat:eq:4\",\"sort\":\"-score\"}", 1 },
+		{ &live, "{\"filter\":\"cat:eq:4\",\"sort\":\"score:asc\"}",
+		    1 },
+		{ &live,
+		    "{\"filter\":[\"other:gt:1\",\"score:eq:3\"],"
+		    "\"sort\":\"cat\"}",
+		    1 },
+		{ &live, "{\"filter\":\"cat:eq:4\"}", 0 }, // _id order
+		{ &live, "{\"filter\":\"cat:eq:4\",\"sort\":\"other\"}", 0 },
+		{ &live, "{\"filter\":\"cat:gte:4\",\"sort\":\"score\"}", 0 },
+		{ &live, "{\"filter\":\"cat:eq:null\",\"sort\":\"score\"}",
+		    0 },
+		{ &live, "{\"filter\":\"cat:eq:x\",\"sort\":\"score\"}", 0 },
+		{ &live, "{\"filter\":\"cat:ne:4\",\"sort\":\"score\"}", 0 },
+		{ &live, "{\"filter\":\"other:eq:4\",\"sort\":\"score\"}", 0 },
+		// soft-deleted rows too: the index is ordered by
+		// _deleted_at first
+		{ &all_rows, "{\"filter\":\"cat:eq:4\",\"sort\":\"score\"}",
+		    0 },
+	};
+	struct data_query q;
+
+	(void) state;
+	for (size_t i = 0; i < LC_NELEM(cases); i++) {
+		assert_int_equal(parse(&q, &s, cases[i].o, cases[i].query), 0);
+		if (data_query_filter_sorts(&q) != cases[i].sorts) {
+			fail_msg(
+			    "%s: want %d", cases[i].query, cases[i].sorts);
+		}
+		data_query_fini(&q);
+	}
+}
+
 /* ---- binding ----------------------------------------------------------- */
 
 static void
@@ -1378,11 +1430,11 @@ test_sql_and_binding(void **state)
 
 // A bigger table with many ties and nulls of every type.
 static const struct data_col page_cols[] = {
-	{ "a", DATA_T_INTEGER, NULL },
-	{ "b", DATA_T_TEXT, NULL },
-	{ "c", DATA_T_REAL, NULL },
-	{ "d", DATA_T_BOOLEAN, NULL },
-	{ "j", DATA_T_JSON, NULL },
+	{ "a", DATA_T_INTEGER, NULL, NULL },
+	{ "b", DATA_T_TEXT, NULL, NULL },
+	{ "c", DATA_T_REAL, NULL, NULL },
+	{ "d", DATA_T_BOOLEAN, NULL, NULL },
+	{ "j", DATA_T_JSON, NULL, NULL },
 };
 static const struct data_schema pages = { "pages", NULL, page_cols,
 	LC_NELEM(page_cols), NULL };
@@ -1973,8 +2025,9 @@ test_agg_exec(void **state)
 static void
 test_agg_sum_range(void **state)
 {
-	static const struct data_col    c[]  = { { "v", DATA_T_INTEGER, NULL },
-		    { "g", DATA_T_INTEGER, NULL } };
+	static const struct data_col    c[]  = { { "v", DATA_T_INTEGER, NULL,
+		                                     NULL },
+		    { "g", DATA_T_INTEGER, NULL, NULL } };
 	static const struct data_schema big  = { "big", NULL, c, 2, NULL };
 	const struct data_schema       *ss[] = { &big };
 	sqlite3                        *db   = *state;
@@ -2047,6 +2100,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_sort_exec, setup, teardown),
 		cmocka_unit_test(test_agg_errors),
+		cmocka_unit_test(test_filter_sorts),
 		cmocka_unit_test(test_agg_sql),
 		cmocka_unit_test_setup_teardown(
 		    test_agg_exec, setup, teardown),

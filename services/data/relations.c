@@ -48,7 +48,7 @@ ctext(sqlite3_stmt *st, int i)
 static void
 table_of(int64_t coll_id, char out[DATA_TABLE_MAX])
 {
-	snprintf(out, DATA_TABLE_MAX, "r%lld", (long long) coll_id);
+	data_sql_table_name(out, DATA_TABLE_MAX, coll_id);
 }
 
 /* ---- collections read from the catalog tables ("shadows") ---- */

@@ -443,8 +443,15 @@ data_sql_index_name(
 }
 
 void
+data_sql_table_name(char *buf, size_t size, int64_t coll_id)
+{
+	snprintf(buf, size, "r%lld", (long long) coll_id);
+}
+
+void
 data_sql_create_index(struct data_sql *b, const struct data_coll *c,
-    const char *name, const char *col, int unique)
+    const char *name, const char *col, int unique, const char *const *cover,
+    size_t ncover)
 {
 	data_sql_add(b,
 	    unique ? "CREATE UNIQUE INDEX IF NOT EXISTS "
@@ -457,7 +464,14 @@ data_sql_create_index(struct data_sql *b, const struct data_coll *c,
 	// Reads ask for live records (_deleted_at IS NULL): with it in the
 	// index a filter or count on col needs no table lookup per match. A
 	// unique index stays on the column alone (§5.1).
-	data_sql_add(b, unique ? ")" : ", \"_deleted_at\")");
+	if (!unique) {
+		data_sql_add(b, ", \"_deleted_at\"");
+		for (size_t i = 0; i < ncover; i++) {
+			data_sql_add(b, ", ");
+			identz(b, cover[i]);
+		}
+	}
+	data_sql_add(b, ")");
 }
 
 void

@@ -35,12 +35,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct data_col cols[] = {
-	{ "title", DATA_T_TEXT, NULL },
-	{ "views", DATA_T_INTEGER, NULL },
-	{ "price", DATA_T_REAL, NULL },
-	{ "ok", DATA_T_BOOLEAN, NULL },
-	{ "meta", DATA_T_JSON, NULL },
-	{ "a", DATA_T_TEXT, NULL },
+	{ "title", DATA_T_TEXT, NULL, NULL },
+	{ "views", DATA_T_INTEGER, "iv", "price" },
+	{ "price", DATA_T_REAL, NULL, NULL },
+	{ "ok", DATA_T_BOOLEAN, NULL, NULL },
+	{ "meta", DATA_T_JSON, NULL, NULL },
+	{ "a", DATA_T_TEXT, NULL, NULL },
 };
 static const struct data_schema schema = { "t", "t_fts", cols,
 	sizeof(cols) / sizeof(cols[0]), NULL };
@@ -366,6 +366,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	default:
 		abort();
+	}
+	if (rv == 0 && data_query_filter_sorts(&q) != 0 &&
+	    (q.neq == 0 || strcmp(q.sort[0].name, "price") != 0)) {
+		abort(); // only an eq on views sorted by price
 	}
 	if (rv == 0) {
 		rv = data_query_cursor_load(&q, db);
