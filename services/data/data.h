@@ -95,8 +95,8 @@
 #define DATA_BATCH_MAX 100
 #define DATA_LIMIT_DEFAULT 50
 #define DATA_LIMIT_MAX 500
-#define DATA_TABLE_MAX 24 // "r" / "f" + an int64
-#define DATA_DEDUPE_MS (10 * 60 * 1000)
+#define DATA_TABLE_MAX 24          // "r" / "f" + an int64
+#define DATA_DEDUPE_MS (60 * 1000) // replies kept: 6 bus deadlines
 
 /* ---- schema.c ---- */
 
@@ -275,11 +275,17 @@ void             data_end(struct data_worker *dw);
 // Queues an event (payload taken) for publication after commit.
 void data_emit(struct data_worker *dw, int topic, json_t *payload);
 
-// Idempotency (inside a write transaction). data_dedupe_find: 1 and the
-// stored reply in rp when this request was answered before, else 0.
-// data_dedupe_store records the successful reply of this request.
-int data_dedupe_find(
-    struct data_worker *dw, const struct lc_req *rq, struct lc_rep *rp);
+// Idempotency (dedupe.c), inside a write transaction. data_dedupe_find:
+// 1 and the stored reply in rp when this request was answered before,
+// else 0. data_dedupe_store records the successful reply of this request.
+// Both need the process's struct data_dedupe as the service's user
+// pointer (data_dedupe_open at start, after migrations); without it they
+// do nothing.
+struct data_dedupe;
+LC_NODISCARD int data_dedupe_open(sqlite3 *db, struct data_dedupe **out);
+void             data_dedupe_close(struct data_dedupe *d);
+int              data_dedupe_find(
+                 struct data_worker *dw, const struct lc_req *rq, struct lc_rep *rp);
 LC_NODISCARD int data_dedupe_store(struct data_worker *dw,
     const struct lc_req *rq, int status, const json_t *body);
 

@@ -1,7 +1,7 @@
 /*
  * db.c -- the worker's side of data.db over lc_store (lc_store.h): its
- * transactions, which also sync the catalog cache (catalog.c), idempotency
- * by request, and the events a transaction publishes.
+ * transactions, which also sync the catalog cache (catalog.c), and the
+ * events a transaction publishes (idempotency by request: dedupe.c).
  *
  * One writer: data_begin_write takes the process's writer connection
  * (workers queue on its mutex, never in SQLite's sleeping busy handler)
@@ -9,7 +9,6 @@
  * events are done, so events go out in commit order (API.md §8.3).
  * Reads run on the worker's own connection (WAL).
  */
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +18,6 @@
 #include "lc_log.h"
 #include "lc_service.h"
 #include "lc_store.h"
-
-#define PURGE_EVERY 256 // writes between purges of old replies
 
 struct data_worker *
 data_worker(struct lc_worker *w)
@@ -237,121 +234,4 @@ void
 data_emit(struct data_worker *dw, int topic, json_t *payload)
 {
 	lc_txn_emit(&dw->txn, NULL, topic, payload);
-}
-
-/* ---- idempotency ---- */
-
-static void
-fp_add(crypto_generichash_state *hs, const char *s, size_t len)
-{
-	uint8_t sep = 0;
-
-	crypto_generichash_update(hs, (const uint8_t *) s, len);
-	crypto_generichash_update(hs, &sep, 1);
-}
-
-static void
-fp_json(crypto_generichash_state *hs, const json_t *j)
-{
-	char *d =
-	    j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-
-	fp_add(hs, d != NULL ? d : "", d != NULL ? strlen(d) : 0);
-	free(d); // jansson's allocator
-}
-
-// The fingerprint of a request: the same envelope delivered twice gives
-// the same value; two requests that reuse one X-Request-Id but differ in
-// caller, target or body do not.
-static void
-fingerprint(struct data_worker *dw, const struct lc_req *rq)
-{
-	crypto_generichash_state hs;
-	const json_t            *uid = json_object_get(rq->caller, "uid");
-	char                     kind[4];
-
-	crypto_generichash_init(&hs, NULL, 0, sizeof(dw->fp));
-	fp_add(&hs, rq->rid, strlen(rq->rid));
-	fp_add(&hs, rq->op_name, strlen(rq->op_name));
-	kind[0] = (char) ('0' + rq->caller_kind % 10);
-	fp_add(&hs, kind, 1);
-	fp_add(&hs, json_is_string(uid) ? json_string_value(uid) : "",
-	    json_is_string(uid) ? json_string_length(uid) : 0);
-	fp_json(&hs, rq->params);
-	fp_json(&hs, rq->body);
-	crypto_generichash_final(&hs, dw->fp, sizeof(dw->fp));
-	dw->fp_ok = 1;
-}
-
-int
-data_dedupe_find(
-    struct data_worker *dw, const struct lc_req *rq, struct lc_rep *rp)
-{
-	sqlite3_stmt *st;
-	json_t       *body;
-	int           found = 0;
-
-	dw->fp_ok = 0;
-	if (rq->rid[0] == '\0') {
-		return (0);
-	}
-	fingerprint(dw, rq);
-	st = data_stmt(dw, "SELECT status, body FROM requests WHERE fp = ?1");
-	if (st == NULL) {
-		return (0);
-	}
-	(void) sqlite3_bind_blob(st, 1, dw->fp, sizeof(dw->fp), SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (body = json_loadb((const char *) sqlite3_column_text(st, 1),
-	         (size_t) sqlite3_column_bytes(st, 1),
-	         JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)) != NULL) {
-		lc_rep_json(rp, sqlite3_column_int(st, 0), body);
-		found = 1;
-		lc_log_info("DATA-DEDUPE", "answered a repeated request");
-	}
-	lc_db_done(st);
-	return (found);
-}
-
-int
-data_dedupe_store(struct data_worker *dw, const struct lc_req *rq, int status,
-    const json_t *body)
-{
-	sqlite3_stmt *st;
-	char         *d;
-	int           sr;
-	int64_t       now = lc_now_ms();
-
-	LC_UNUSED(rq);
-	if (!dw->fp_ok) {
-		return (0);
-	}
-	if (++dw->nwrites % PURGE_EVERY == 0 &&
-	    (st = data_stmt(dw, "DELETE FROM requests WHERE at < ?1")) !=
-	        NULL) {
-		(void) sqlite3_bind_int64(st, 1, now - DATA_DEDUPE_MS);
-		(void) sqlite3_step(st);
-		lc_db_done(st);
-	}
-	st = data_stmt(dw,
-	    "INSERT OR REPLACE INTO requests (fp, status, body, at)"
-	    " VALUES (?1, ?2, ?3, ?4)");
-	if (st == NULL) {
-		return (LC_EINTERNAL);
-	}
-	d = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-	(void) sqlite3_bind_blob(st, 1, dw->fp, sizeof(dw->fp), SQLITE_STATIC);
-	(void) sqlite3_bind_int(st, 2, status);
-	(void) sqlite3_bind_text(
-	    st, 3, d != NULL ? d : "null", -1, SQLITE_TRANSIENT);
-	(void) sqlite3_bind_int64(st, 4, now);
-	sr = sqlite3_step(st);
-	lc_db_done(st);
-	free(d);
-	if (sr != SQLITE_DONE) {
-		lc_log_err("DATA-SQL", "dedupe store: %s",
-		    sqlite3_errmsg(data_conn(dw)));
-		return (LC_EINTERNAL);
-	}
-	return (0);
 }

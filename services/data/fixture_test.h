@@ -43,6 +43,9 @@ setup(void **state)
 	    lc_db_migrate(worker.db, data_migrations, data_nmigrations), 0);
 	assert_int_equal(lc_writer_open(path, &fx_svc.writer), 0);
 	worker.svc = &fx_svc;
+	assert_int_equal(
+	    data_dedupe_open(worker.db, (struct data_dedupe **) &fx_svc.user),
+	    0);
 	assert_int_equal(data_worker_open(&worker), 0);
 	return (0);
 }
@@ -54,6 +57,7 @@ teardown(void **state)
 
 	(void) state;
 	data_worker_close(&worker);
+	data_dedupe_close(fx_svc.user);
 	lc_writer_close(fx_svc.writer);
 	lc_db_close(worker.db);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -61,10 +65,41 @@ teardown(void **state)
 	return (0);
 }
 
-// Runs handler fn as who (NULL: anonymous; "admin"; else a user id) with
-// request id rid (NULL: none) and params, query and body as JSON text
-// (NULL: {}, {}, absent). Returns the status; *out gets the reply body (a
-// new reference; fx_last is the same object, borrowed).
+// Fills rq as fx_call sends it: caller who (NULL: anonymous; "admin";
+// else a user id), request id rid (NULL: none), params, query and body as
+// JSON text (NULL: {}, {}, absent). Release with lc_req_fini.
+static void
+fx_req(struct lc_req *rq, const char *who, const char *rid, const char *params,
+    const char *query, const char *body)
+{
+	lc_req_init(rq);
+	snprintf(rq->op_name, sizeof(rq->op_name), "test");
+	snprintf(rq->rid, sizeof(rq->rid), "%s", rid != NULL ? rid : "");
+	json_decref(rq->caller);
+	if (who == NULL) {
+		rq->caller_kind = LC_CALLER_ANON;
+		rq->caller      = json_pack("{s:s}", "kind", "anon");
+	} else if (strcmp(who, "admin") == 0) {
+		rq->caller_kind = LC_CALLER_ADMIN;
+		rq->caller      = json_pack("{s:s}", "kind", "admin");
+	} else {
+		rq->caller_kind = LC_CALLER_USER;
+		rq->caller = json_pack("{s:s, s:s, s:[], s:b}", "kind", "user",
+		    "uid", who, "roles", "verified", 1);
+	}
+	json_decref(rq->params);
+	json_decref(rq->query);
+	rq->params = json_loads(params != NULL ? params : "{}", 0, NULL);
+	rq->query  = json_loads(query != NULL ? query : "{}", 0, NULL);
+	rq->body =
+	    body != NULL ? json_loads(body, JSON_DECODE_ANY, NULL) : NULL;
+	assert_non_null(rq->params);
+	assert_non_null(rq->query);
+}
+
+// Runs handler fn with the request fx_req builds. Returns the status;
+// *out gets the reply body (a new reference; fx_last is the same object,
+// borrowed).
 static int
 fx_call(lc_handler_fn fn, const char *who, const char *rid, const char *params,
     const char *query, const char *body, json_t **out)
@@ -73,30 +108,8 @@ fx_call(lc_handler_fn fn, const char *who, const char *rid, const char *params,
 	struct lc_rep rp;
 	int           status;
 
-	lc_req_init(&rq);
+	fx_req(&rq, who, rid, params, query, body);
 	lc_rep_init(&rp);
-	snprintf(rq.op_name, sizeof(rq.op_name), "test");
-	snprintf(rq.rid, sizeof(rq.rid), "%s", rid != NULL ? rid : "");
-	json_decref(rq.caller);
-	if (who == NULL) {
-		rq.caller_kind = LC_CALLER_ANON;
-		rq.caller      = json_pack("{s:s}", "kind", "anon");
-	} else if (strcmp(who, "admin") == 0) {
-		rq.caller_kind = LC_CALLER_ADMIN;
-		rq.caller      = json_pack("{s:s}", "kind", "admin");
-	} else {
-		rq.caller_kind = LC_CALLER_USER;
-		rq.caller = json_pack("{s:s, s:s, s:[], s:b}", "kind", "user",
-		    "uid", who, "roles", "verified", 1);
-	}
-	json_decref(rq.params);
-	json_decref(rq.query);
-	rq.params = json_loads(params != NULL ? params : "{}", 0, NULL);
-	rq.query  = json_loads(query != NULL ? query : "{}", 0, NULL);
-	rq.body =
-	    body != NULL ? json_loads(body, JSON_DECODE_ANY, NULL) : NULL;
-	assert_non_null(rq.params);
-	assert_non_null(rq.query);
 	(void) fn(&worker, &rq, &rp);
 	status  = rp.status;
 	*out    = json_incref(rp.body);

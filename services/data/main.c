@@ -71,9 +71,18 @@ data_init(struct lc_service *s)
 	if ((rv = lc_db_open(s->db_path, &db)) != 0) {
 		return (rv);
 	}
-	rv = data_catalog_upgrade(db);
+	if ((rv = data_catalog_upgrade(db)) == 0) {
+		rv = data_dedupe_open(db, (struct data_dedupe **) &s->user);
+	}
 	lc_db_close(db);
 	return (rv);
+}
+
+static void
+data_fini(struct lc_service *s)
+{
+	data_dedupe_close(s->user);
+	s->user = NULL;
 }
 
 static void
@@ -94,6 +103,7 @@ main(int argc, char **argv)
 		.db_file     = "data.db",
 		.nworkers    = DATA_WORKERS,
 		.init        = data_init,
+		.fini        = data_fini,
 		.worker_init = data_worker_init,
 		.worker_fini = data_worker_fini,
 	};

@@ -250,8 +250,56 @@ test_idempotent(void **state)
 	    201);
 	assert_false(json_equal(a, b));
 	json_decref(b);
+	// A restarted process finds the replies in data.db.
+	data_dedupe_close(fx_svc.user);
+	assert_int_equal(
+	    data_dedupe_open(worker.db, (struct data_dedupe **) &fx_svc.user),
+	    0);
+	assert_int_equal(
+	    call(data_h_records_create, "U1", "rid-1",
+	        "{\"collection\":\"once\"}", NULL, "{\"v\":1}", &b),
+	    201);
+	assert_true(json_equal(a, b));
+	json_decref(b);
 	json_decref(a);
 	assert_int_equal(count(NULL, "once", NULL), 2);
+}
+
+// A reply stored by a write that then rolled back answers nothing: the
+// map's entry names a row that is gone, or (the id reused) another's.
+static void
+test_idempotent_rollback(void **state)
+{
+	struct data_worker *dw = data_worker(&worker);
+	struct lc_req       rq;
+	struct lc_rep       rp;
+	json_t             *a;
+	json_t             *b;
+
+	(void) state;
+	fx_req(&rq, "U1", "rid-2", "{\"collection\":\"once\"}", NULL,
+	    "{\"v\":2}");
+	lc_rep_init(&rp);
+	assert_int_equal(data_begin_write(dw), 0);
+	assert_int_equal(data_dedupe_find(dw, &rq, &rp), 0);
+	assert_int_equal(data_dedupe_store(dw, &rq, 201, rq.body), 0);
+	data_end(dw); // rolled back
+	lc_rep_fini(&rp);
+	lc_req_fini(&rq);
+	// another request takes the row id the rolled-back one had
+	assert_int_equal(
+	    call(data_h_records_create, "U1", "rid-3",
+	        "{\"collection\":\"once\"}", NULL, "{\"v\":3}", &a),
+	    201);
+	assert_int_equal(
+	    call(data_h_records_create, "U1", "rid-2",
+	        "{\"collection\":\"once\"}", NULL, "{\"v\":2}", &b),
+	    201);
+	assert_int_equal(json_integer_value(json_object_get(b, "v")), 2);
+	assert_false(json_equal(a, b));
+	json_decref(a);
+	json_decref(b);
+	assert_int_equal(count(NULL, "once", NULL), 4); // 2 of test_idempotent
 }
 
 static void
@@ -324,6 +372,7 @@ main(void)
 		cmocka_unit_test(test_failed_write_changes_nothing),
 		cmocka_unit_test(test_patch_search_owner),
 		cmocka_unit_test(test_idempotent),
+		cmocka_unit_test(test_idempotent_rollback),
 		cmocka_unit_test(test_bulk_and_list),
 	};
 

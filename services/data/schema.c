@@ -81,6 +81,19 @@ const char *const data_migrations[] = {
 	// (sqlgen.c, data_fts_apply); always empty once committed.
 	"CREATE TABLE fts_dirty (fts INTEGER PRIMARY KEY) STRICT;"
 	"UPDATE meta SET value = '4' WHERE key = 'schema_version';",
+	// 5: the replies of answered writes in arrival order (dedupe.c),
+	// replacing requests (keyed by fingerprint: a random page per write).
+	"CREATE TABLE replies ("
+	"  id     INTEGER PRIMARY KEY,"
+	"  fp     BLOB NOT NULL," // BLAKE2b of rid, op, caller, input
+	"  status INTEGER NOT NULL,"
+	"  body   TEXT NOT NULL,"
+	"  at     INTEGER NOT NULL"
+	") STRICT;"
+	"INSERT INTO replies (fp, status, body, at)"
+	"  SELECT fp, status, body, at FROM requests ORDER BY at;"
+	"DROP TABLE requests;"
+	"UPDATE meta SET value = '5' WHERE key = 'schema_version';",
 };
 
 const size_t data_nmigrations = LC_NELEM(data_migrations);
