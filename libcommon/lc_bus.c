@@ -349,6 +349,7 @@ struct worker {
 	nng_aio              *aio;
 	int                   state; // WK_*, guarded by s->mtx
 	int                   init_ok;
+	int                   receiver; // holds a receiver place (s->mtx)
 	struct lc_worker      w;
 };
 
@@ -367,6 +368,8 @@ struct lc_bus_server {
 	int                      nbusy;    // requests in handlers or replying
 	int                      stopping; // workers leave their loop
 	int                      nrunning; // workers not yet out of their loop
+	int                      rfree;    // free receiver places
+	pthread_cond_t           rcv;      // a place came free, or stopping
 	atomic_uint_fast64_t     requests;
 };
 
@@ -529,6 +532,16 @@ send_reply(struct worker *wk, nng_msg *msg)
 	}
 }
 
+// Under s->mtx: workers leave their loops (those waiting for a receiver
+// place too).
+static void
+stop_workers(struct lc_bus_server *s)
+{
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->rcv);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -555,9 +568,16 @@ worker_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&s->mtx);
+		while (!wk->receiver && s->rfree == 0 && !s->stopping) {
+			pthread_cond_wait(&s->rcv, &s->mtx);
+		}
 		if (s->stopping) {
 			pthread_mutex_unlock(&s->mtx);
 			break;
+		}
+		if (!wk->receiver) {
+			s->rfree--;
+			wk->receiver = 1;
 		}
 		// Under the lock, so close either sees WK_RECV and cancels
 		// this receive, or we see stopping above.
@@ -632,6 +652,7 @@ server_free(struct lc_bus_server *s)
 	}
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->rcv);
 	lc_free(s->wk);
 	lc_free(s);
 }
@@ -650,6 +671,9 @@ lc_bus_server_open(
 	s->nwk = n;
 	pthread_mutex_init(&s->mtx, NULL);
 	cond_init_mono(&s->cv);
+	pthread_cond_init(&s->rcv, NULL);
+	s->rfree =
+	    cfg->receivers > 0 && cfg->receivers < n ? cfg->receivers : n;
 	atomic_init(&s->requests, 0);
 
 	if (cfg->metrics != NULL) {
@@ -671,6 +695,7 @@ lc_bus_server_open(
 		wk->s     = s;
 		wk->w.svc = cfg->svc;
 		wk->w.idx = i;
+		wk->w.bus = wk;
 		if ((rv = nng_ctx_open(&wk->ctx, s->sock)) != 0 ||
 		    (rv = nng_aio_alloc(&wk->aio, NULL, NULL)) != 0) {
 			lc_log_err(
@@ -702,7 +727,7 @@ lc_bus_server_open(
 		pthread_cond_wait(&s->cv, &s->mtx);
 	}
 	if ((rv = s->init_err) != 0) {
-		s->stopping = 1;
+		stop_workers(s);
 	} else {
 		s->go = 1;
 	}
@@ -724,11 +749,29 @@ lc_bus_server_open(
 	return (0);
 fail:
 	pthread_mutex_lock(&s->mtx);
-	s->stopping = 1;
-	pthread_cond_broadcast(&s->cv);
+	stop_workers(s);
 	pthread_mutex_unlock(&s->mtx);
 	server_free(s);
 	return (rv);
+}
+
+void
+lc_bus_worker_blocking(struct lc_worker *w)
+{
+	struct worker        *wk = w->bus;
+	struct lc_bus_server *s;
+
+	if (wk == NULL) {
+		return;
+	}
+	s = wk->s;
+	pthread_mutex_lock(&s->mtx);
+	if (wk->receiver) {
+		wk->receiver = 0;
+		s->rfree++;
+		pthread_cond_signal(&s->rcv);
+	}
+	pthread_mutex_unlock(&s->mtx);
 }
 
 void
@@ -756,7 +799,7 @@ lc_bus_server_close(struct lc_bus_server *s, int drain_ms)
 	}
 	// 2. Stop: cancel the receives of idle workers; the others see
 	//    `stopping` when their current message is done.
-	s->stopping = 1;
+	stop_workers(s);
 	for (int i = 0; i < s->nwk; i++) {
 		if (s->wk[i].state == WK_RECV) {
 			nng_aio_cancel(s->wk[i].aio);

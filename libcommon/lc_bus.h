@@ -6,8 +6,12 @@
  * connection, set up by worker_init on the worker's thread). Loop: recv ->
  * lc_env_decode_req -> op table -> handler -> lc_env_encode_rep -> send.
  * Handlers run on the worker thread and may block (SQLite); never in an nng
- * callback. Every request is counted in the metrics registry given
- * (busbase_bus_requests_total{op,result},
+ * callback. With `receivers` set, at most that many workers wait on the
+ * socket at once (each wakeup of a parked worker is a context switch, and
+ * 16 parked workers made short requests 30% dearer on 2 cores); a handler
+ * about to wait long (for the writer) calls lc_bus_worker_blocking and an
+ * idle worker takes its place. Every request is counted in the metrics
+ * registry given (busbase_bus_requests_total{op,result},
  * busbase_bus_request_duration_seconds).
  *
  * Client: one req0 socket dialled in the background (NNG_FLAG_NONBLOCK,
@@ -49,6 +53,7 @@ struct lc_worker {
 	sqlite3           *db;  // this worker's connection, or NULL
 	int                idx;
 	void              *user; // set by worker_init
+	void              *bus;  // the server's own; NULL outside a server
 };
 
 // A handler validates, does the work, fills rp and returns 0 or an LC_E*
@@ -70,6 +75,8 @@ struct lc_bus_server_cfg {
 	struct lc_metrics  *metrics; // may be NULL
 	// Called on each worker thread before it serves; returns 0 or an
 	// error.
+	// Workers waiting on the socket at once (0: all of them).
+	int receivers;
 	int (*worker_init)(struct lc_worker *w, void *arg);
 	void (*worker_fini)(struct lc_worker *w, void *arg);
 	void              *arg;
@@ -83,6 +90,10 @@ LC_NODISCARD int lc_bus_server_open(
 // Stops taking new requests, waits up to drain_ms for in-flight ones, then
 // joins the workers and closes the socket. NULL is a no-op.
 void lc_bus_server_close(struct lc_bus_server *s, int drain_ms);
+// Called by a handler before it may wait long: gives up this worker's
+// place among the receivers to an idle worker (once per request; a no-op
+// without `receivers` or outside a server).
+void lc_bus_worker_blocking(struct lc_worker *w);
 // Requests handled since start.
 uint64_t lc_bus_server_requests(struct lc_bus_server *s);
 

@@ -636,6 +636,98 @@ test_drain_on_close(void **state)
 	lc_client_close(cli);
 }
 
+// svc.stats in test_receivers: gives its receiver place up, then sleeps
+// body.ms.
+static int
+h_sleep_blocking(
+    struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp)
+{
+	lc_bus_worker_blocking(w);
+	return (h_sleep(w, rq, rp));
+}
+
+// Sends op with body; returns the time (ms) its answer took.
+static int64_t
+timed_call(struct lc_client *cli, int op, json_t *body, struct done *d)
+{
+	void   *buf;
+	size_t  len;
+	int64_t t0 = now_ms();
+
+	done_init(d);
+	encode(op, NULL, body, 0, &buf, &len);
+	assert_int_equal(
+	    lc_client_call_async(cli, buf, len, 5000, done_cb, d), 0);
+	lc_free(buf);
+	return (t0);
+}
+
+static int64_t
+timed_wait(struct done *d, int64_t t0)
+{
+	struct lc_rep rp;
+
+	done_wait(d, 1);
+	assert_int_equal(d->rv, 0);
+	lc_rep_init(&rp);
+	assert_int_equal(lc_client_reply(d->msg, &rp), 0);
+	assert_int_equal(rp.status, 200);
+	lc_rep_fini(&rp);
+	lc_client_msg_free(d->msg);
+	done_fini(d);
+	return (now_ms() - t0);
+}
+
+// With receivers = 1 of 2 workers, a second request waits for the first
+// handler, unless that handler called lc_bus_worker_blocking: then the
+// idle worker serves it at once.
+static void
+test_receivers(void **state)
+{
+	static const struct lc_op ops[] = {
+		{ LC_MSG_SVC_HEALTH, h_echo },
+		{ LC_MSG_SVC_INFO, h_sleep },
+		{ LC_MSG_SVC_STATS, h_sleep_blocking },
+	};
+	struct lc_bus_server    *srv;
+	struct lc_bus_server_cfg cfg;
+	struct lc_client        *cli;
+	struct done              slow;
+	struct done              quick;
+	int64_t                  t_slow;
+	int64_t                  t_quick;
+
+	LC_UNUSED(state);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.url       = "inproc://bus-receivers";
+	cfg.nworkers  = 2;
+	cfg.receivers = 1;
+	cfg.ops       = ops;
+	cfg.nops      = LC_NELEM(ops);
+	assert_int_equal(lc_bus_server_open(&cfg, &srv), 0);
+	assert_int_equal(lc_client_open(cfg.url, "receivers", 4, &cli), 0);
+	WAIT_FOR(lc_client_peers(cli) > 0, 2000);
+	// a handler that keeps its place: the next request waits for it
+	t_slow = timed_call(
+	    cli, LC_MSG_SVC_INFO, json_pack("{s:i}", "ms", 400), &slow);
+	sleep_ms(50);
+	t_quick = timed_call(cli, LC_MSG_SVC_HEALTH, NULL, &quick);
+	assert_true(timed_wait(&quick, t_quick) >= 250);
+	(void) timed_wait(&slow, t_slow);
+	// a handler that gives it up: the other worker answers at once
+	t_slow = timed_call(
+	    cli, LC_MSG_SVC_STATS, json_pack("{s:i}", "ms", 400), &slow);
+	sleep_ms(50);
+	t_quick = timed_call(cli, LC_MSG_SVC_HEALTH, NULL, &quick);
+	assert_true(timed_wait(&quick, t_quick) < 250);
+	assert_true(timed_wait(&slow, t_slow) >= 400);
+	// and both workers serve again afterwards
+	t_quick = timed_call(cli, LC_MSG_SVC_HEALTH, NULL, &quick);
+	assert_true(timed_wait(&quick, t_quick) < 250);
+	lc_client_close(cli);
+	lc_bus_server_close(srv, 1000);
+}
+
 static int
 init_fails_on_1(struct lc_worker *w, void *arg)
 {
@@ -974,6 +1066,7 @@ main(void)
 		cmocka_unit_test(test_no_peer_fast),
 		cmocka_unit_test_setup_teardown(test_close_with_call_in_flight,
 		    setup_server, teardown_server),
+		cmocka_unit_test(test_receivers),
 		cmocka_unit_test(test_drain_on_close),
 		cmocka_unit_test(test_worker_init_fails),
 		cmocka_unit_test(test_pubsub_in_order),

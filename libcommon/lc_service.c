@@ -479,6 +479,7 @@ lc_service_main(const struct lc_service_def *def, int argc, char **argv)
 	memset(&sc, 0, sizeof(sc));
 	sc.url         = s.cfg.url[def->svc];
 	sc.nworkers    = nworkers;
+	sc.receivers   = def->receivers;
 	sc.ops         = ops;
 	sc.nops        = def->nops + LC_NELEM(common_ops);
 	sc.metrics     = s.metrics;

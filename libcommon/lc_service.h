@@ -31,6 +31,7 @@ struct lc_service_def {
 	const char         *db_file; // file name under DATA_DIR ("auth.db")
 	int                 owns_settings; // 1 for admin: no settings follower
 	int                 nworkers;      // default worker count
+	int                 receivers; // lc_bus_server_cfg.receivers (0: all)
 	// Optional hooks:
 	int (*init)(struct lc_service *s); // after db + bus, before serving
 	void (*fini)(struct lc_service *s);

@@ -193,6 +193,11 @@ data_begin_read(struct data_worker *dw)
 int
 data_begin_write(struct data_worker *dw)
 {
+	// The writer may be busy for a while: another worker takes this
+	// one's place on the bus meanwhile.
+	if (dw->w != NULL) {
+		lc_bus_worker_blocking(dw->w);
+	}
 	return (after_begin(dw, lc_txn_begin_write(&dw->txn)));
 }
 

@@ -20,6 +20,10 @@
 #include "relations.h"
 
 #define DATA_WORKERS 16
+// Workers waiting on the bus at once: reads are short and 2 cores serve
+// them; the others wait for the writer (data_begin_write gives its place
+// up) or for a place.
+#define DATA_RECEIVERS 4
 // Reads of records map the file (lc_db_set_mmap): 4 GiB of address space
 // per connection, pages shared with the page cache.
 #define DATA_MMAP_BYTES ((int64_t) 4 << 30)
@@ -102,6 +106,7 @@ main(int argc, char **argv)
 		.nmigrations = data_nmigrations,
 		.db_file     = "data.db",
 		.nworkers    = DATA_WORKERS,
+		.receivers   = DATA_RECEIVERS,
 		.init        = data_init,
 		.fini        = data_fini,
 		.worker_init = data_worker_init,
