@@ -1181,6 +1181,7 @@ struct lc_pub {
 	int             stop;
 	pthread_t       hb;
 	int             hb_started;
+	atomic_int      peers; // connected subscribers
 	char            src[SRC_MAX];
 };
 
@@ -1254,7 +1255,9 @@ lc_pub_open(const char *url, const char *src, struct lc_pub **out)
 		rv = LC_EINTERNAL;
 		goto fail;
 	}
-	if ((rv = listen_on(p->sock, url, "pub")) != 0) {
+	atomic_init(&p->peers, 0);
+	if ((rv = watch_peers(p->sock, &p->peers, "pub")) != 0 ||
+	    (rv = listen_on(p->sock, url, "pub")) != 0) {
 		goto fail;
 	}
 	if (pthread_create(&p->hb, NULL, pub_heartbeat, p) != 0) {
@@ -1301,8 +1304,12 @@ lc_pub_send(struct lc_pub *p, int topic, const json_t *payload)
 	pthread_mutex_lock(&p->mtx);
 	seq = ++p->seq;
 	// If the send fails the seq is still used: subscribers see a gap
-	// and resync, which is the safe outcome.
-	(void) pub_emit(p, topic, seq, payload);
+	// and resync, which is the safe outcome. With no subscriber the
+	// event is not even encoded; one that connects later starts from a
+	// heartbeat's seq anyway (it resyncs on a new publisher).
+	if (atomic_load(&p->peers) > 0) {
+		(void) pub_emit(p, topic, seq, payload);
+	}
 	pthread_mutex_unlock(&p->mtx);
 	json_decref(nul);
 	return (seq);

@@ -160,6 +160,11 @@ scan(const unsigned char *p, size_t len)
 	return (off == len ? 0 : LC_EPROTO);
 }
 
+// The chunks of an unpacking zone: msgpack_unpack_next's are 8 KiB (see
+// lc_codec_sbuffer_init); with its header this stays under glibc's 1 KiB.
+#define ZONE_CHUNK 960
+#define SBUF_FIRST 512
+
 int
 lc_codec_unpack(const void *buf, size_t len, msgpack_unpacked *up)
 {
@@ -172,12 +177,26 @@ lc_codec_unpack(const void *buf, size_t len, msgpack_unpacked *up)
 	if ((rv = scan(buf, len)) != 0) {
 		return (rv);
 	}
-	if (msgpack_unpack_next(up, buf, len, &off) !=
+	msgpack_unpacked_destroy(up);
+	if ((up->zone = msgpack_zone_new(ZONE_CHUNK)) == NULL) {
+		return (LC_ENOMEM);
+	}
+	if (msgpack_unpack(buf, len, &off, up->zone, &up->data) !=
 	        MSGPACK_UNPACK_SUCCESS ||
 	    off != len) {
 		return (LC_EPROTO);
 	}
 	return (0);
+}
+
+void
+lc_codec_sbuffer_init(msgpack_sbuffer *sb)
+{
+	msgpack_sbuffer_init(sb);
+	// msgpack_sbuffer_write doubles alloc from here (realloc: malloc'd)
+	if ((sb->data = malloc(SBUF_FIRST)) != NULL) {
+		sb->alloc = SBUF_FIRST;
+	}
 }
 
 // msgpack-c may leave the pointer of an empty str NULL; jansson wants one.
@@ -475,7 +494,7 @@ lc_codec_encode_json(const json_t *j, void **out, size_t *out_len)
 	msgpack_packer  pk;
 	int             rv;
 
-	msgpack_sbuffer_init(&sb);
+	lc_codec_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if ((rv = lc_codec_pack_json(&pk, j)) != 0) {
 		msgpack_sbuffer_destroy(&sb);

@@ -266,7 +266,7 @@ lc_env_encode_req(const struct lc_req *rq, void **out, size_t *out_len)
 	    (rq->query != NULL) + has_body + (iplen > 0) + (ualen > 0) +
 	    (rq->deadline != 0) + (be != NULL) + (bemlen > 0));
 
-	msgpack_sbuffer_init(&sb);
+	lc_codec_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (msgpack_pack_map(&pk, n) != 0 ||
 	    (rv = pk_i64(&pk, "v", LC_ENV_VERSION)) != 0 ||
@@ -719,7 +719,7 @@ lc_env_encode_rep(const struct lc_rep *rp, void **out, size_t *out_len)
 	n += (uint32_t) (rp->headers != NULL);
 	n += (uint32_t) (rp->fx != NULL);
 
-	msgpack_sbuffer_init(&sb);
+	lc_codec_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	if (msgpack_pack_map(&pk, n) != 0 ||
 	    (rv = pk_i64(&pk, "v", LC_ENV_VERSION)) != 0 ||
@@ -915,7 +915,7 @@ lc_env_encode_event(int topic, uint64_t seq, int64_t ts, const char *src,
 	if (src == NULL) {
 		src = "";
 	}
-	msgpack_sbuffer_init(&sb);
+	lc_codec_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	// The tag goes first, outside the map, so SUB sockets filter on it.
 	if (msgpack_sbuffer_write(&sb, tag, 4) != 0 ||
