@@ -19,6 +19,7 @@
 #include "lc_db.h"
 #include "lc_err.h"
 #include "lc_log.h"
+#include "lc_msg.h"
 
 static const char *const sys_fields[DATA_NSYS] = { "_id", "_created_at",
 	"_updated_at", "_owner_id", "_deleted_at" };
@@ -380,7 +381,10 @@ data_h_collections_delete(
 		return (0);
 	}
 	// Hooks of the collection are the hooks service's (§5.1 cascading
-	// deletes); records, indexes, validation and relations go here.
+	// deletes): it hears collection.deleted {collection} after the
+	// COMMIT. Records, indexes, validation and relations go here.
+	data_emit(dw, LC_TOPIC_COLL_DELETED,
+	    json_pack("{s:s}", "collection", c->name));
 	if ((rv = data_catalog_drop(dw, c)) != 0) {
 		data_end(dw);
 		return (data_fail(rp, rv, NULL, NULL));

@@ -4,10 +4,14 @@ envelopes: the caller map carries the current roles and verified flag, which
 the data service must use as given; the ops answer with the statuses and
 bodies of API.md §3.8 and §5.1)."""
 
+import json
+import queue
+import subprocess
+import threading
 import time
 import unittest
 
-from harness import ULID_RE, Checks, Service, pids_with_data_dir
+from harness import CTL, ULID_RE, Checks, Service, pids_with_data_dir
 
 ANON = {"kind": "anon"}
 ADMIN = {"kind": "admin"}
@@ -129,6 +133,56 @@ class DataAloneTest(Checks, unittest.TestCase):
         # an unknown caller kind is treated as anonymous (least privilege)
         r = self.call("records.list", caller={"kind": "root"}, params=p)
         self.assertBusError(r, 401, "auth_required")
+
+    def test_events(self):
+        """record.* events carry {collection, record}, published after the
+        COMMIT; deleting a collection publishes collection.deleted
+        {collection} (the hooks service drops the collection's hooks)."""
+        r = self.call("collections.create", {"name": "busevents"}, caller=ADMIN)
+        self.assertEqual(r.status, 201, r)
+        p = {"collection": "busevents"}
+        ev = subprocess.Popen([CTL, "events", "record.created", "record.updated",
+                               "collection.deleted"], env=self.svc.env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        lines = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in ev.stdout], daemon=True).start()
+
+        def next_event(timeout=5.0):
+            return json.loads(lines.get(timeout=timeout))
+
+        try:
+            # the subscriber dials in the background: create until heard
+            first = None
+            for _ in range(100):
+                r = self.call("records.create", {"n": 0}, caller=user(U1), params=p)
+                self.assertEqual(r.status, 201, r)
+                try:
+                    first = next_event(timeout=0.1)
+                    break
+                except queue.Empty:
+                    continue
+            self.assertIsNotNone(first, "no event heard")
+            self.assertEqual(first["topic"], "record.created")
+            self.assertEqual(first["payload"]["collection"], "busevents")
+            while not lines.empty():   # creates of the dial-in loop
+                next_event()
+            rid = first["payload"]["record"]["_id"]
+            r = self.call("records.update", {"n": 5}, caller=user(U1), params=dict(p, id=rid))
+            self.assertEqual(r.status, 200, r)
+            e = next_event()
+            self.assertEqual((e["topic"], e["payload"]["collection"]), ("record.updated", "busevents"))
+            self.assertEqual(e["payload"]["record"], r.body)
+            self.assertGreater(e["seq"], first["seq"])
+            # a failed write publishes nothing; a deleted collection is told
+            r = self.call("records.update", {"n": 6}, caller=user(U2), params=dict(p, id=rid))
+            self.assertBusError(r, 403, "forbidden")
+            r = self.call("collections.delete", caller=ADMIN, params={"name": "busevents"})
+            self.assertEqual(r.status, 200, r)
+            e = next_event()
+            self.assertEqual((e["topic"], e["payload"]), ("collection.deleted", {"collection": "busevents"}))
+        finally:
+            ev.kill()
+            ev.wait()
 
     def test_collections_list(self):
         # (admin-only access is enforced by the gateway's route table)
