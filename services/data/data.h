@@ -408,6 +408,8 @@ void data_sql_update(
 void data_sql_set_deleted(struct data_sql *b, const struct data_coll *c);
 // SELECT rowid, <all columns> FROM t WHERE "_id" = ?1
 void data_sql_select_id(struct data_sql *b, const struct data_coll *c);
+// SELECT _rowid_, _deleted_at, _owner_id FROM t WHERE _id = ?1
+void data_sql_select_head(struct data_sql *b, const struct data_coll *c);
 // DELETE FROM t WHERE rowid = ?1 (hard delete; the FTS trigger follows).
 void data_sql_delete_row(struct data_sql *b, const struct data_coll *c);
 // Drops the FTS triggers, table and stage of c (IF EXISTS).
@@ -447,6 +449,11 @@ struct data_row {
 };
 // LC_ERECORD_NOT_FOUND when missing (also for a non-ULID id).
 LC_NODISCARD int data_row_load(struct data_worker *dw,
+    const struct data_coll *c, const char *id, size_t len,
+    struct data_row *out);
+// The same without the record (out->record NULL): what the rules of an
+// update need.
+LC_NODISCARD int data_row_head(struct data_worker *dw,
     const struct data_coll *c, const char *id, size_t len,
     struct data_row *out);
 void             data_row_fini(struct data_row *r);

@@ -93,6 +93,42 @@ data_row_fini(struct data_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
+// Finds the row of id with the statement sql (?1: the id) and steps to
+// it: 0 and *out_st (reset by the caller with lc_db_done), or an error.
+static int
+row_find(struct data_worker *dw, struct data_sql *sql, const char *id,
+    size_t len, sqlite3_stmt **out_st)
+{
+	sqlite3_stmt *st = data_stmt_dyn(dw, sql->p);
+	int           sr;
+
+	data_sql_fini(sql);
+	if (st == NULL) {
+		return (LC_EINTERNAL);
+	}
+	(void) sqlite3_bind_text(st, 1, id, (int) len, SQLITE_STATIC);
+	if ((sr = sqlite3_step(st)) != SQLITE_ROW) {
+		lc_db_done(st);
+		if (sr == SQLITE_DONE) {
+			return (LC_ERECORD_NOT_FOUND);
+		}
+		lc_log_err(
+		    "DATA-SQL", "row load: %s", sqlite3_errmsg(data_conn(dw)));
+		return (LC_EINTERNAL);
+	}
+	*out_st = st;
+	return (0);
+}
+
+static void
+set_owner(struct data_row *out, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) != SQLITE_NULL) {
+		out->owner =
+		    lc_strdup((const char *) sqlite3_column_text(st, i));
+	}
+}
+
 int
 data_row_load(struct data_worker *dw, const struct data_coll *c,
     const char *id, size_t len, struct data_row *out)
@@ -104,28 +140,15 @@ data_row_load(struct data_worker *dw, const struct data_coll *c,
 	struct data_sql             sql     = { 0 };
 	sqlite3_stmt               *st;
 	json_t                     *rec;
-	int                         sr;
-	int                         rv = LC_EINTERNAL;
+	int                         rv;
 
 	memset(out, 0, sizeof(*out));
 	if (!lc_ulid_valid(id, len)) {
 		return (LC_ERECORD_NOT_FOUND); // §1.1: never 400
 	}
 	data_sql_select_id(&sql, c);
-	st = data_stmt_dyn(dw, sql.p);
-	data_sql_fini(&sql);
-	if (st == NULL) {
-		return (LC_EINTERNAL);
-	}
-	(void) sqlite3_bind_text(st, 1, id, (int) len, SQLITE_STATIC);
-	if ((sr = sqlite3_step(st)) != SQLITE_ROW) {
-		if (sr == SQLITE_DONE) {
-			rv = LC_ERECORD_NOT_FOUND;
-		} else {
-			lc_log_err("DATA-SQL", "row load: %s",
-			    sqlite3_errmsg(data_conn(dw)));
-		}
-		goto out;
+	if ((rv = row_find(dw, &sql, id, len, &st)) != 0) {
+		return (rv);
 	}
 	rec = json_object();
 	for (int i = 0; i < 5; i++) {
@@ -138,13 +161,31 @@ data_row_load(struct data_worker *dw, const struct data_coll *c,
 	}
 	out->rowid      = sqlite3_column_int64(st, 0);
 	out->deleted_at = sqlite3_column_int64(st, 5);
-	if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-		out->owner =
-		    lc_strdup((const char *) sqlite3_column_text(st, 4));
-	}
+	set_owner(out, st, 4);
 	out->record = rec;
-	rv          = 0;
-out:
 	lc_db_done(st);
-	return (rv);
+	return (0);
+}
+
+int
+data_row_head(struct data_worker *dw, const struct data_coll *c,
+    const char *id, size_t len, struct data_row *out)
+{
+	struct data_sql sql = { 0 };
+	sqlite3_stmt   *st;
+	int             rv;
+
+	memset(out, 0, sizeof(*out));
+	if (!lc_ulid_valid(id, len)) {
+		return (LC_ERECORD_NOT_FOUND);
+	}
+	data_sql_select_head(&sql, c);
+	if ((rv = row_find(dw, &sql, id, len, &st)) != 0) {
+		return (rv);
+	}
+	out->rowid      = sqlite3_column_int64(st, 0);
+	out->deleted_at = sqlite3_column_int64(st, 1);
+	set_owner(out, st, 2);
+	lc_db_done(st);
+	return (0);
 }

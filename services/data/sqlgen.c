@@ -394,6 +394,15 @@ data_sql_select_id(struct data_sql *b, const struct data_coll *c)
 }
 
 void
+data_sql_select_head(struct data_sql *b, const struct data_coll *c)
+{
+	data_sql_add(
+	    b, "SELECT _rowid_, \"_deleted_at\", \"_owner_id\" FROM ");
+	identz(b, c->table);
+	data_sql_add(b, " WHERE \"_id\" = ?1");
+}
+
+void
 data_sql_set_deleted(struct data_sql *b, const struct data_coll *c)
 {
 	data_sql_add(b, "UPDATE ");

@@ -229,10 +229,12 @@ out:
 }
 
 // Loads the record id for update, delete or restore and applies the
-// rules of op (rule r): collection level, then record level.
+// rules of op (rule r): collection level, then record level. head_only:
+// without row->record (data_row_head).
 static int
 load_checked(struct data_wctx *x, struct data_coll *c, const char *id,
-    size_t len, const struct data_rule *r, int live_only, struct data_row *row)
+    size_t len, const struct data_rule *r, int live_only, int head_only,
+    struct data_row *row)
 {
 	int own = 0;
 	int rv;
@@ -247,7 +249,8 @@ load_checked(struct data_wctx *x, struct data_coll *c, const char *id,
 	if (x->rq != NULL && x->rq->body_err != 0) {
 		return (x->rq->body_err);
 	}
-	if ((rv = data_row_load(x->dw, c, id, len, row)) != 0) {
+	if ((rv = head_only ? data_row_head(x->dw, c, id, len, row)
+	                    : data_row_load(x->dw, c, id, len, row)) != 0) {
 		return (rv);
 	}
 	if (live_only && row->deleted_at != 0) {
@@ -272,8 +275,8 @@ data_write_update(struct data_wctx *x, struct data_coll *c, const char *id,
 	int              rv;
 
 	*field = NULL;
-	if ((rv = load_checked(
-	         x, c, id, len, &c->rules.update, !x->admin_ep, &row)) != 0) {
+	if ((rv = load_checked(x, c, id, len, &c->rules.update, !x->admin_ep,
+	         1, &row)) != 0) {
 		goto out;
 	}
 	if (!json_is_object(body)) {
@@ -364,7 +367,8 @@ data_write_delete(
 	int64_t         now = lc_now_ms();
 	int             rv;
 
-	if ((rv = load_checked(x, c, id, len, &c->rules.del, 1, &row)) != 0 ||
+	if ((rv = load_checked(x, c, id, len, &c->rules.del, 1, 0, &row)) !=
+	        0 ||
 	    (rv = data_hook_before(
 	         x, c, DATA_HOOK_BEFORE_DELETE, id, row.record)) != 0 ||
 	    (rv = data_rel_on_delete(
@@ -388,7 +392,7 @@ data_write_restore(struct data_wctx *x, struct data_coll *c, const char *id,
 	int             rv;
 
 	// §3.3: the soft deletion itself does not hide the record here.
-	if ((rv = load_checked(x, c, id, len, &c->rules.update, 0, &row)) !=
+	if ((rv = load_checked(x, c, id, len, &c->rules.update, 0, 0, &row)) !=
 	    0) {
 		goto out;
 	}
