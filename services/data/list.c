@@ -358,6 +358,23 @@ data_resolve_read(struct data_worker *dw, const struct lc_req *rq,
 	    lc_settings_bool("require_email_verification"), own));
 }
 
+static sqlite3_stmt *
+cursor_prepare(void *dw, const char *sql)
+{
+	return (data_stmt_dyn(dw, sql));
+}
+
+// The cursor record's sort values (data_query_cursor_load), its statement
+// from the worker's cache: preparing it anew cost page 10,000 by `after`
+// about 20% more than page 1.
+static int
+cursor_load(struct data_worker *dw, struct data_query *q)
+{
+	q->prepare     = cursor_prepare;
+	q->prepare_arg = dw;
+	return (data_query_cursor_load(q, data_conn(dw)));
+}
+
 static int
 list(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
     int admin_ep)
@@ -413,7 +430,7 @@ list(struct lc_worker *w, const struct lc_req *rq, struct lc_rep *rp,
 		// An unknown collection: empty, but a cursor names no record.
 		rv   = q.after[0] != '\0' ? LC_EINVALID_CURSOR : 0;
 		next = json_null();
-	} else if ((rv = data_query_cursor_load(&q, data_conn(dw))) == 0 &&
+	} else if ((rv = cursor_load(dw, &q)) == 0 &&
 	    (!pg.total || (rv = count_rows(dw, &q, &total)) == 0) &&
 	    (rv = list_rows(
 	         dw, &q, &pg, pg.total ? total : -1, &e, items, &next)) == 0) {

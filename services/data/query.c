@@ -2056,7 +2056,14 @@ data_query_cursor_load(struct data_query *q, sqlite3 *db)
 	if (q->opts.owner != NULL) {
 		buf_add(&sql, " AND \"_owner_id\" = ?2");
 	}
-	if ((sr = sqlite3_prepare_v2(db, sql.p, -1, &st, NULL)) != SQLITE_OK ||
+	if (q->prepare != NULL) {
+		sr = (st = q->prepare(q->prepare_arg, sql.p)) != NULL
+		    ? SQLITE_OK
+		    : SQLITE_ERROR;
+	} else {
+		sr = sqlite3_prepare_v2(db, sql.p, -1, &st, NULL);
+	}
+	if (sr != SQLITE_OK ||
 	    (sr = sqlite3_bind_text(
 	         st, 1, q->after, LC_ULID_LEN, SQLITE_STATIC)) != SQLITE_OK ||
 	    (q->opts.owner != NULL &&
@@ -2084,7 +2091,12 @@ data_query_cursor_load(struct data_query *q, sqlite3 *db)
 	q->cursor_loaded = 1;
 	rv               = 0;
 out:
-	sqlite3_finalize(st);
+	if (q->prepare == NULL) {
+		sqlite3_finalize(st);
+	} else if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
 	buf_fini(&sql);
 	return (rv);
 }

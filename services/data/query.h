@@ -270,6 +270,12 @@ struct data_query {
 
 	const char *indexed_by; // FROM table INDEXED BY this, or NULL
 
+	// How data_query_cursor_load prepares its statement: through the
+	// caller's cache (reset after use), or, when NULL, sqlite3_prepare_v2
+	// (finalized after use).
+	sqlite3_stmt *(*prepare)(void *arg, const char *sql);
+	void *prepare_arg;
+
 	char after[27];     // the cursor _id, "" when none
 	int  cursor_loaded; // data_query_cursor_load built the keyset
 	int  nconds;        // filter conditions so far
