@@ -1007,8 +1007,23 @@ lc_client_close(struct lc_client *c)
 	}
 	atomic_store(&c->closing, 1);
 	guard_unlink(c->guard);
-	// Closing the socket aborts every pending call (cb gets
-	// LC_EUNAVAILABLE); nng_aio_free then waits for the callbacks.
+	// First every call's aio stops: a pending call ends (cb gets
+	// LC_EUNAVAILABLE) and, above all, a callback still inside
+	// nng_ctx_recv finishes. nng 1.5.2 frees the socket under such a
+	// callback when nng_close runs meanwhile (panic: pthread_mutex_lock:
+	// Invalid argument), e.g. when the reply came at once on another
+	// thread and the caller closed the client
+	// (test_close_after_quick_call).
+	for (int i = 0; i < c->ncalls; i++) {
+		nng_aio_stop(c->calls[i].aio);
+	}
+	// A callback that tried to post its receive on a stopped aio is not
+	// called again: such a call is still open, and ends here.
+	for (int i = 0; i < c->ncalls; i++) {
+		if (c->calls[i].state != CALL_IDLE && c->calls[i].cb != NULL) {
+			call_finish(&c->calls[i], LC_EUNAVAILABLE, NULL);
+		}
+	}
 	nng_close(c->sock);
 	guard_free(c->guard);
 	c->guard = NULL;

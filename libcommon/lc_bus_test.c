@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lc_bus.h"
 #include "lc_err.h"
@@ -257,6 +258,104 @@ test_round_trip(void **state)
 	lc_rep_fini(&rp);
 	assert_true(lc_bus_server_requests(fx->srv) >= 1);
 	done_fini(&d);
+}
+
+// A client closed right after a call that was answered at once (the
+// services' liveness check: open, svc.ping to itself, close, every 2 s).
+// The reply could complete on one nng thread while the callback that had
+// posted the receive was still inside nng_ctx_recv on another; nng_close
+// then freed the socket under it (nng 1.5.2 panics: pthread_mutex_lock:
+// Invalid argument, seen once in admin under a full test run). Several
+// threads and CPU hogs make that preemption likely.
+struct quick {
+	const char *url;
+	int         n;
+};
+
+static atomic_int hog_stop;
+
+static void *
+hog(void *arg)
+{
+	volatile uint64_t x = 0;
+
+	LC_UNUSED(arg);
+	while (!atomic_load(&hog_stop)) {
+		x++;
+	}
+	return (NULL);
+}
+
+static void *
+quick_calls(void *arg)
+{
+	const struct quick *q = arg;
+
+	for (int i = 0; i < q->n; i++) {
+		struct lc_client *c;
+		struct lc_req     rq;
+		struct lc_rep     rp;
+
+		if (lc_client_open(q->url, "quick", 1, &c) != 0) {
+			return ((void *) 1);
+		}
+		WAIT_FOR(lc_client_peers(c) > 0, 2000);
+		lc_req_init(&rq);
+		lc_rep_init(&rp);
+		rq.op = LC_MSG_SVC_HEALTH;
+		snprintf(rq.op_name, sizeof(rq.op_name), "%s",
+		    lc_msg_name(LC_MSG_SVC_HEALTH));
+		if (lc_client_call(c, &rq, 2000, &rp) != 0 ||
+		    rp.status != 200) {
+			lc_client_close(c);
+			return ((void *) 1);
+		}
+		lc_req_fini(&rq);
+		lc_rep_fini(&rp);
+		lc_client_close(c);
+	}
+	return (NULL);
+}
+
+static void
+test_close_after_quick_call(void **state)
+{
+	struct lc_bus_server    *srv;
+	struct lc_bus_server_cfg cfg;
+	char                     url[64];
+	struct quick             q;
+	pthread_t                th[6];
+	pthread_t                hogs[2];
+	void                    *ret;
+
+	LC_UNUSED(state);
+	snprintf(url, sizeof(url), "ipc:///tmp/lc_bus_test_%d.sock",
+	    (int) getpid());
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.url      = url;
+	cfg.nworkers = 4;
+	cfg.ops      = test_ops;
+	cfg.nops     = LC_NELEM(test_ops);
+	assert_int_equal(lc_bus_server_open(&cfg, &srv), 0);
+	q.url = url;
+	q.n   = 250;
+	atomic_store(&hog_stop, 0);
+	for (size_t i = 0; i < LC_NELEM(hogs); i++) {
+		assert_int_equal(pthread_create(&hogs[i], NULL, hog, NULL), 0);
+	}
+	for (size_t i = 0; i < LC_NELEM(th); i++) {
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, quick_calls, &q), 0);
+	}
+	for (size_t i = 0; i < LC_NELEM(th); i++) {
+		pthread_join(th[i], &ret);
+		assert_null(ret);
+	}
+	atomic_store(&hog_stop, 1);
+	for (size_t i = 0; i < LC_NELEM(hogs); i++) {
+		pthread_join(hogs[i], NULL);
+	}
+	lc_bus_server_close(srv, 1000);
 }
 
 // The blocking call, and the metrics it leaves behind.
@@ -1073,6 +1172,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_close_with_call_in_flight,
 		    setup_server, teardown_server),
 		cmocka_unit_test(test_receivers),
+		cmocka_unit_test(test_close_after_quick_call),
 		cmocka_unit_test(test_drain_on_close),
 		cmocka_unit_test(test_worker_init_fails),
 		cmocka_unit_test(test_pubsub_in_order),
