@@ -921,20 +921,19 @@ ref_indexes_all(sqlite3 *db)
 	return (rv);
 }
 
-// Every collection's admin indexes get their shape (data_index_reshape;
-// a no-op for those that have it). The ids are read first: SQLite refuses
-// DDL while a statement of the connection is still reading.
+// Runs fn(db, id) for every id sql returns; *n (may be NULL) gets their
+// number. The ids are read first: SQLite refuses DDL while a statement of
+// the connection is still reading.
 static int
-admin_indexes_all(sqlite3 *db)
+each_id(
+    sqlite3 *db, const char *sql, int (*fn)(sqlite3 *, int64_t), size_t *count)
 {
 	sqlite3_stmt *st;
 	int64_t      *ids = NULL;
 	size_t        n   = 0;
 	int           rv;
 
-	if ((rv = lc_db_prepare(db,
-	         "SELECT DISTINCT coll_id FROM indexes WHERE is_unique = 0",
-	         &st)) != 0) {
+	if ((rv = lc_db_prepare(db, sql, &st)) != 0) {
 		return (rv);
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -943,39 +942,30 @@ admin_indexes_all(sqlite3 *db)
 	}
 	sqlite3_finalize(st);
 	for (size_t i = 0; i < n && rv == 0; i++) {
-		rv = data_index_reshape(db, ids[i]);
+		rv = fn(db, ids[i]);
 	}
 	lc_free(ids);
+	if (count != NULL) {
+		*count = n;
+	}
 	return (rv);
 }
 
 int
 data_catalog_upgrade(sqlite3 *db)
 {
-	sqlite3_stmt *st;
-	int64_t      *ids = NULL;
-	size_t        n   = 0;
-	int           rv;
+	size_t n = 0;
+	int    rv;
 
 	if ((rv = lc_db_exec(db, "BEGIN IMMEDIATE")) != 0) {
 		return (rv);
 	}
-	if ((rv = lc_db_prepare(db,
-	         "SELECT c.id FROM collections AS c WHERE EXISTS"
-	         " (SELECT 1 FROM columns WHERE coll_id = c.id"
-	         " AND type = 'text') AND NOT EXISTS (SELECT 1 FROM"
-	         " sqlite_schema WHERE name = 's' || c.id)",
-	         &st)) == 0) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			ids      = lc_realloc(ids, (n + 1) * sizeof(*ids));
-			ids[n++] = sqlite3_column_int64(st, 0);
-		}
-		sqlite3_finalize(st);
-	}
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		rv = fts_stage_one(db, ids[i]);
-	}
-	lc_free(ids);
+	rv = each_id(db,
+	    "SELECT c.id FROM collections AS c WHERE EXISTS"
+	    " (SELECT 1 FROM columns WHERE coll_id = c.id"
+	    " AND type = 'text') AND NOT EXISTS (SELECT 1 FROM"
+	    " sqlite_schema WHERE name = 's' || c.id)",
+	    fts_stage_one, &n);
 	if (rv == 0) {
 		rv = deleted_indexes(db);
 	}
@@ -983,7 +973,11 @@ data_catalog_upgrade(sqlite3 *db)
 		rv = ref_indexes_all(db);
 	}
 	if (rv == 0) {
-		rv = admin_indexes_all(db);
+		// every collection's admin indexes get their shape (a no-op
+		// for those that have it)
+		rv = each_id(db,
+		    "SELECT DISTINCT coll_id FROM indexes WHERE is_unique = 0",
+		    data_index_reshape, NULL);
 	}
 	if (rv != 0) {
 		if (lc_db_exec(db, "ROLLBACK") != 0) {

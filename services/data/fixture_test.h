@@ -119,4 +119,24 @@ fx_call(lc_handler_fn fn, const char *who, const char *rid, const char *params,
 	return (status);
 }
 
+// The last line of SQLite's plan for sql (owned: lc_free).
+static inline char *
+plan_of(const char *sql_text)
+{
+	char          q[512];
+	char         *plan = NULL;
+	sqlite3_stmt *st;
+
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql_text);
+	assert_int_equal(
+	    sqlite3_prepare_v2(worker.db, q, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		lc_free(plan);
+		plan = lc_strdup((const char *) sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	assert_non_null(plan);
+	return (plan);
+}
+
 #endif // DATA_FIXTURE_TEST_H

@@ -243,18 +243,27 @@ stage_drop(struct data_sql *b, const struct data_coll *c)
 	data_sql_add(b, ";");
 }
 
-void
-data_sql_fts_stage(struct data_sql *b, const struct data_coll *c)
+// Drops the triggers of FTS table fts (IF EXISTS).
+static void
+triggers_drop(struct data_sql *b, const char *fts)
 {
 	static const char *const sfx[] = { "ai", "ad", "au" };
 	char                     name[DATA_TABLE_MAX + 8];
 
 	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
-		snprintf(name, sizeof(name), "%s_%s", c->fts, sfx[i]);
+		snprintf(name, sizeof(name), "%s_%s", fts, sfx[i]);
 		data_sql_add(b, "DROP TRIGGER IF EXISTS ");
 		identz(b, name);
 		data_sql_add(b, ";");
 	}
+}
+
+void
+data_sql_fts_stage(struct data_sql *b, const struct data_coll *c)
+{
+	char name[DATA_TABLE_MAX + 8];
+
+	triggers_drop(b, c->fts);
 	stage_drop(b, c);
 	snprintf(name, sizeof(name), "s%lld", (long long) c->id);
 	data_sql_add(b, " CREATE TABLE ");
@@ -300,15 +309,7 @@ data_sql_fts_apply(struct data_sql *b, int64_t id, size_t ncols)
 void
 data_sql_fts(struct data_sql *b, const struct data_coll *c)
 {
-	static const char *const sfx[] = { "ai", "ad", "au" };
-	char                     name[DATA_TABLE_MAX + 8];
-
-	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
-		snprintf(name, sizeof(name), "%s_%s", c->fts, sfx[i]);
-		data_sql_add(b, "DROP TRIGGER IF EXISTS ");
-		identz(b, name);
-		data_sql_add(b, ";");
-	}
+	triggers_drop(b, c->fts);
 	// what was staged for the old index is in the record table already
 	stage_drop(b, c);
 	data_sql_add(b, " DROP TABLE IF EXISTS ");
@@ -424,19 +425,12 @@ data_sql_delete_row(struct data_sql *b, const struct data_coll *c)
 void
 data_sql_fts_drop(struct data_sql *b, const struct data_coll *c)
 {
-	static const char *const sfx[] = { "ai", "ad", "au" };
-	char                     fts[DATA_TABLE_MAX];
-	char                     name[DATA_TABLE_MAX + 8];
+	char fts[DATA_TABLE_MAX];
 
 	// c->fts is "" when c has no text column now; the table may still
 	// exist from before (a text column being dropped).
 	snprintf(fts, sizeof(fts), "f%lld", (long long) c->id);
-	for (size_t i = 0; i < LC_NELEM(sfx); i++) {
-		snprintf(name, sizeof(name), "%s_%s", fts, sfx[i]);
-		data_sql_add(b, "DROP TRIGGER IF EXISTS ");
-		identz(b, name);
-		data_sql_add(b, ";");
-	}
+	triggers_drop(b, fts);
 	data_sql_add(b, "DROP TABLE IF EXISTS ");
 	identz(b, fts);
 	data_sql_add(b, "; ");
