@@ -179,6 +179,17 @@ static const struct lc_op test_ops[] = {
 	{ LC_MSG_SVC_STATS, h_fail },
 };
 
+// A server configuration at url with n workers serving test_ops.
+static void
+bare_cfg(struct lc_bus_server_cfg *cfg, const char *url, int n)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->url      = url;
+	cfg->nworkers = n;
+	cfg->ops      = test_ops;
+	cfg->nops     = LC_NELEM(test_ops);
+}
+
 struct fixture {
 	char                  url[64];
 	struct lc_bus_server *srv;
@@ -199,11 +210,7 @@ setup_server(void **state)
 	atomic_store(&n_init, 0);
 	atomic_store(&n_fini, 0);
 	fx.m = lc_metrics_alloc("test");
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url         = url;
-	cfg.nworkers    = 4;
-	cfg.ops         = test_ops;
-	cfg.nops        = LC_NELEM(test_ops);
+	bare_cfg(&cfg, url, 4);
 	cfg.metrics     = fx.m;
 	cfg.worker_init = t_worker_init;
 	cfg.worker_fini = t_worker_fini;
@@ -331,11 +338,7 @@ test_close_after_quick_call(void **state)
 	LC_UNUSED(state);
 	snprintf(url, sizeof(url), "ipc:///tmp/lc_bus_test_%d.sock",
 	    (int) getpid());
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url      = url;
-	cfg.nworkers = 4;
-	cfg.ops      = test_ops;
-	cfg.nops     = LC_NELEM(test_ops);
+	bare_cfg(&cfg, url, 4);
 	assert_int_equal(lc_bus_server_open(&cfg, &srv), 0);
 	q.url = url;
 	q.n   = 250;
@@ -685,11 +688,7 @@ test_drain_on_close(void **state)
 	pthread_t                th;
 
 	LC_UNUSED(state);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url      = "inproc://bus-drain";
-	cfg.nworkers = 2;
-	cfg.ops      = test_ops;
-	cfg.nops     = LC_NELEM(test_ops);
+	bare_cfg(&cfg, "inproc://bus-drain", 2);
 	assert_int_equal(lc_bus_server_open(&cfg, &srv), 0);
 	assert_int_equal(lc_client_open(cfg.url, "drain", 4, &cli), 0);
 	WAIT_FOR(lc_client_peers(cli) > 0, 2000);
@@ -797,9 +796,7 @@ test_receivers(void **state)
 	int64_t                  t_quick;
 
 	LC_UNUSED(state);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url       = "inproc://bus-receivers";
-	cfg.nworkers  = 2;
+	bare_cfg(&cfg, "inproc://bus-receivers", 2);
 	cfg.receivers = 1;
 	cfg.ops       = ops;
 	cfg.nops      = LC_NELEM(ops);
@@ -845,11 +842,7 @@ test_worker_init_fails(void **state)
 	LC_UNUSED(state);
 	atomic_store(&n_init, 0);
 	atomic_store(&n_fini, 0);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.url         = "inproc://bus-initfail";
-	cfg.nworkers    = 3;
-	cfg.ops         = test_ops;
-	cfg.nops        = LC_NELEM(test_ops);
+	bare_cfg(&cfg, "inproc://bus-initfail", 3);
 	cfg.worker_init = init_fails_on_1;
 	cfg.worker_fini = t_worker_fini_any;
 	assert_int_equal(lc_bus_server_open(&cfg, &srv), LC_EINTERNAL);

@@ -861,6 +861,15 @@ fts_stage_one(sqlite3 *db, int64_t id)
 	return (rv);
 }
 
+int
+data_ddl_run(sqlite3 *db, struct data_sql *sql)
+{
+	int rv = sql->p != NULL ? lc_db_exec(db, sql->p) : 0;
+
+	data_sql_fini(sql);
+	return (rv);
+}
+
 // Every record table gets its deleted-rows index (IF NOT EXISTS).
 static int
 deleted_indexes(sqlite3 *db)
@@ -879,11 +888,7 @@ deleted_indexes(sqlite3 *db)
 		data_sql_deleted_index(&sql, table);
 	}
 	sqlite3_finalize(st);
-	if (sql.p != NULL) {
-		rv = lc_db_exec(db, sql.p);
-	}
-	data_sql_fini(&sql);
-	return (rv);
+	return (data_ddl_run(db, &sql));
 }
 
 // Every relation's text from_field gets its index (IF NOT EXISTS; see
@@ -914,11 +919,7 @@ ref_indexes_all(sqlite3 *db)
 		data_sql_add(&sql, ";");
 	}
 	sqlite3_finalize(st);
-	if (sql.p != NULL) {
-		rv = lc_db_exec(db, sql.p);
-	}
-	data_sql_fini(&sql);
-	return (rv);
+	return (data_ddl_run(db, &sql));
 }
 
 // Runs fn(db, id) for every id sql returns; *n (may be NULL) gets their

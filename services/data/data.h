@@ -316,6 +316,10 @@ LC_NODISCARD int data_catalog_add_columns(
 // by sqlgen.c). 0, LC_EUNIQUE_VIOLATION (a UNIQUE index over duplicates)
 // or LC_EINTERNAL.
 LC_NODISCARD int data_catalog_exec(struct data_worker *dw, const char *sql);
+struct data_sql;
+// Runs the DDL built in sql on db, if any, and frees it: 0 or an LC_E*
+// (start-up upgrades and index reshaping, outside a worker's cache).
+LC_NODISCARD int data_ddl_run(sqlite3 *db, struct data_sql *sql);
 // The index "x<id>_<pos>" on (field, _deleted_at) of each text column of c
 // that a relation goes from (IF NOT EXISTS): a delete of a target record
 // finds the records referencing it through it (relations.c), instead of

@@ -179,10 +179,9 @@ data_index_reshape(sqlite3 *db, int64_t coll_id)
 		    &sql, &c, name, a.name[i], 0, want + 2, n - 2);
 		data_sql_add(&sql, ";");
 	}
-	if (sql.p != NULL && lc_db_exec(db, sql.p) != 0) {
+	if (data_ddl_run(db, &sql) != 0) {
 		rv = LC_EINTERNAL;
 	}
-	data_sql_fini(&sql);
 	admin_indexes_fini(&a);
 	return (rv);
 }

@@ -225,6 +225,15 @@ test_patch_search_owner(void **state)
 	assert_int_equal(count(NULL, "notes", NULL), 1);
 }
 
+// records.create of body in collection "once" by who with request id rid;
+// *out gets the reply body. Returns the status.
+static int
+create_once(const char *who, const char *rid, const char *body, json_t **out)
+{
+	return (call(data_h_records_create, who, rid,
+	    "{\"collection\":\"once\"}", NULL, body, out));
+}
+
 static void
 test_idempotent(void **state)
 {
@@ -232,22 +241,13 @@ test_idempotent(void **state)
 	json_t *b;
 
 	(void) state;
-	assert_int_equal(
-	    call(data_h_records_create, "U1", "rid-1",
-	        "{\"collection\":\"once\"}", NULL, "{\"v\":1}", &a),
-	    201);
-	assert_int_equal(
-	    call(data_h_records_create, "U1", "rid-1",
-	        "{\"collection\":\"once\"}", NULL, "{\"v\":1}", &b),
-	    201);
+	assert_int_equal(create_once("U1", "rid-1", "{\"v\":1}", &a), 201);
+	assert_int_equal(create_once("U1", "rid-1", "{\"v\":1}", &b), 201);
 	assert_true(json_equal(a, b));
 	json_decref(b);
 	assert_int_equal(count(NULL, "once", NULL), 1);
 	// Same rid, other body or caller: a different request.
-	assert_int_equal(
-	    call(data_h_records_create, "U2", "rid-1",
-	        "{\"collection\":\"once\"}", NULL, "{\"v\":1}", &b),
-	    201);
+	assert_int_equal(create_once("U2", "rid-1", "{\"v\":1}", &b), 201);
 	assert_false(json_equal(a, b));
 	json_decref(b);
 	// A restarted process finds the replies in data.db.
@@ -255,10 +255,7 @@ test_idempotent(void **state)
 	assert_int_equal(
 	    data_dedupe_open(worker.db, (struct data_dedupe **) &fx_svc.user),
 	    0);
-	assert_int_equal(
-	    call(data_h_records_create, "U1", "rid-1",
-	        "{\"collection\":\"once\"}", NULL, "{\"v\":1}", &b),
-	    201);
+	assert_int_equal(create_once("U1", "rid-1", "{\"v\":1}", &b), 201);
 	assert_true(json_equal(a, b));
 	json_decref(b);
 	json_decref(a);
@@ -287,14 +284,8 @@ test_idempotent_rollback(void **state)
 	lc_rep_fini(&rp);
 	lc_req_fini(&rq);
 	// another request takes the row id the rolled-back one had
-	assert_int_equal(
-	    call(data_h_records_create, "U1", "rid-3",
-	        "{\"collection\":\"once\"}", NULL, "{\"v\":3}", &a),
-	    201);
-	assert_int_equal(
-	    call(data_h_records_create, "U1", "rid-2",
-	        "{\"collection\":\"once\"}", NULL, "{\"v\":2}", &b),
-	    201);
+	assert_int_equal(create_once("U1", "rid-3", "{\"v\":3}", &a), 201);
+	assert_int_equal(create_once("U1", "rid-2", "{\"v\":2}", &b), 201);
 	assert_int_equal(json_integer_value(json_object_get(b, "v")), 2);
 	assert_false(json_equal(a, b));
 	json_decref(a);
